@@ -1,0 +1,23 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { Type } from '@sinclair/typebox'
+import { errors } from '../../src/errors'
+import { responses } from '../../src/schemas/common'
+
+const Status = Type.Object({ status: Type.Literal('ok') })
+
+const health: FastifyPluginAsyncTypebox = async (fastify) => {
+  fastify.get('/health/live', {
+    schema: { tags: ['health'], summary: 'The process is up', response: { 200: Status } }
+  }, function (request, reply) {
+    reply.send({ status: 'ok' })
+  })
+
+  fastify.get('/health/ready', {
+    schema: { tags: ['health'], summary: 'The database answers (503 while it does not)', response: responses({ 200: Status }, 503) }
+  }, async () => {
+    if (!await fastify.db.ping()) throw new errors.NotReady()
+    return { status: 'ok' as const }
+  })
+}
+
+export default health

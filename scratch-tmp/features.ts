@@ -1,0 +1,43 @@
+import mongoose from 'mongoose'
+import { startDatabase } from '../src/lib/embedded-db'
+async function check (name: string, fn: () => Promise<unknown>): Promise<void> {
+  try { const r = await fn(); console.log('OK  ', name, JSON.stringify(r)?.slice(0, 120)) } catch (e) { console.log('FAIL', name, (e as Error).message.slice(0, 200)) }
+}
+async function main (): Promise<void> {
+  const h = await startDatabase({ dataDir: '/tmp/edtest/feat', reuse: false })
+  const conn = await mongoose.createConnection(h.uri, { autoIndex: false, autoCreate: false, bufferCommands: false, sanitizeFilter: true }).asPromise()
+  const s = new mongoose.Schema({ k: String, n: Number, at: Date, tags: [String], sub: { a: Number } })
+  s.index({ k: 1 }, { unique: true })
+  s.index({ at: 1 }, { expireAfterSeconds: 0 })
+  s.index({ tags: 1 })
+  s.index({ k: 1, n: -1 })
+  const M = conn.model('T', s)
+  await check('createIndexes', () => M.createIndexes())
+  await check('listIndexes', async () => (await M.listIndexes()).map((i: { name?: string, expireAfterSeconds?: number }) => [i.name, i.expireAfterSeconds]))
+  await check('insert', () => M.create({ k: 'a', n: 1, at: new Date(Date.now() + 60000), tags: ['x'] }))
+  await check('duplicate key', async () => { try { await M.create({ k: 'a' }) ; return 'no error!' } catch (e) { return (e as { code?: number }).code } })
+  await check('findOneAndUpdate upsert $inc', () => M.findOneAndUpdate({ k: 'b' }, { $inc: { n: 1 }, $setOnInsert: { at: new Date() } }, { upsert: true, new: true }).lean())
+  await check('updateOne $push $slice', () => M.updateOne({ k: 'a' }, { $push: { tags: { $each: ['y', 'z'], $slice: -2 } } }))
+  await check('$pull', () => M.updateOne({ k: 'a' }, { $pull: { tags: 'y' } }))
+  await check('$addToSet', () => M.updateOne({ k: 'a' }, { $addToSet: { tags: 'q' } }))
+  await check('dot update', () => M.updateOne({ k: 'a' }, { $set: { 'sub.a': 5 } }))
+  await check('countDocuments', () => M.countDocuments({ n: { $gte: 1 } }))
+  await check('find sort limit skip', () => M.find({}).sort({ n: -1 }).skip(0).limit(5).lean())
+  await check('find $in $or $exists', () => M.find({ $or: [{ k: { $in: ['a'] } }, { sub: { $exists: true } }] }).lean())
+  await check('find regex', () => M.find({ k: /^a/i }).lean())
+  await check('aggregate group', () => M.aggregate([{ $match: {} }, { $group: { _id: null, c: { $sum: 1 } } }]))
+  await check('aggregate facet', () => M.aggregate([{ $facet: { a: [{ $count: 'c' }] } }]))
+  await check('aggregate lookup', () => M.aggregate([{ $lookup: { from: 'ts', localField: 'k', foreignField: 'k', as: 'j' } }]))
+  await check('aggregate $sort $project', () => M.aggregate([{ $sort: { n: -1 } }, { $project: { k: 1, _id: 0 } }]))
+  await check('distinct', () => M.distinct('k'))
+  await check('bulkWrite', () => M.bulkWrite([{ updateOne: { filter: { k: 'a' }, update: { $set: { n: 9 } } } }]))
+  await check('deleteMany', () => M.deleteMany({ k: 'zzz' }))
+  await check('transaction', async () => { const sess = await conn.startSession(); try { await sess.withTransaction(async () => { await M.create([{ k: 'tx' }], { session: sess }) }) } finally { await sess.endSession() } ; return 'committed' })
+  await check('findOneAndUpdate array filter', () => M.updateOne({ k: 'a' }, { $set: { 'tags.$[t]': 'w' } }, { arrayFilters: [{ t: 'z' }] }))
+  await check('$expr', () => M.find({ $expr: { $gt: ['$n', 0] } }).lean())
+  await check('watch', async () => { const cs = M.watch(); const p = cs.next(); await new Promise(r => setTimeout(r, 300)); await cs.close(); return p.then(() => 'ok', (e: Error) => e.message) })
+  await check('dropDatabase', () => conn.dropDatabase())
+  await conn.close()
+  await h.stop()
+}
+main().catch((e) => { console.error(e); process.exit(1) })

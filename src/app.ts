@@ -1,0 +1,91 @@
+import type { FastifyInstance, FastifyServerOptions } from 'fastify'
+import Fastify, { LogController } from 'fastify'
+import formbody from '@fastify/formbody'
+import { randomUUID } from 'node:crypto'
+import type { LoggerOptions } from 'pino'
+import type { Config } from './config'
+import config from '../plugins/config'
+import errorHandler from '../plugins/error-handler'
+import openapi from '../plugins/openapi'
+import db from '../plugins/db'
+import loginEvents from '../plugins/login-events'
+import passwords from '../plugins/passwords'
+import tokens from '../plugins/tokens'
+import accountState from '../plugins/account-state'
+import authenticate from '../plugins/authenticate'
+import sessions from '../plugins/sessions'
+import accounts from '../plugins/accounts'
+import register from '../routes/auth/register'
+import login from '../routes/auth/login'
+import verify from '../routes/auth/verify'
+import me from '../routes/users/me'
+import jwks from '../routes/well-known/jwks'
+import health from '../routes/health/index'
+
+export interface AppOptions {
+  config: Config
+  /** The MongoDB connection string to use (the configured one, or the embedded server's). */
+  mongodbUri: string
+}
+
+/** Values that must never reach a log line. */
+export const REDACTED_PATHS = [
+  'req.headers.authorization',
+  'req.headers.cookie',
+  'res.headers["set-cookie"]',
+  'password', '*.password', 'new_password', '*.new_password', 'current_password', '*.current_password',
+  'token', '*.token', 'access_token', '*.access_token', 'refresh_token', '*.refresh_token'
+]
+
+/** pino options: the configured level, secrets redacted. */
+export function loggerOptions (cfg: Config): LoggerOptions {
+  return { level: cfg.logLevel, redact: { paths: REDACTED_PATHS, censor: '[redacted]' } }
+}
+
+/** Fastify server options for Warden: logger, proxy trust, request ids. */
+export function serverOptions (cfg: Config): FastifyServerOptions {
+  return {
+    logger: loggerOptions(cfg),
+    // Per-request lines cost more than the authentication itself on the forward-auth path;
+    // they are kept for debug and trace.
+    logController: new LogController({ disableRequestLogging: cfg.logLevel !== 'debug' && cfg.logLevel !== 'trace' }),
+    trustProxy: cfg.trustProxy,
+    genReqId: () => randomUUID(),
+    bodyLimit: 64 * 1024,
+    ajv: { customOptions: { removeAdditional: true, coerceTypes: 'array', useDefaults: true } }
+  }
+}
+
+/**
+ * Warden as a Fastify plugin: infrastructure first (config, errors, OpenAPI, database),
+ * then the service plugins, then the routes that compose them. It never listens.
+ */
+export default async function app (fastify: FastifyInstance, opts: AppOptions): Promise<void> {
+  await fastify.register(config, { config: opts.config })
+  await fastify.register(errorHandler)
+  await fastify.register(openapi)
+  await fastify.register(formbody)
+  await fastify.register(db, { uri: opts.mongodbUri })
+  await fastify.register(loginEvents)
+  await fastify.register(passwords)
+  await fastify.register(tokens)
+  await fastify.register(accountState)
+  await fastify.register(authenticate)
+  await fastify.register(sessions)
+  await fastify.register(accounts)
+
+  await fastify.register(register)
+  await fastify.register(login)
+  await fastify.register(verify)
+  await fastify.register(me)
+  await fastify.register(jwks)
+  await fastify.register(health)
+}
+
+/** A ready-to-use instance (tests, CLI, server). The caller closes it. */
+export async function buildApp (opts: AppOptions, overrides: FastifyServerOptions = {}): Promise<FastifyInstance> {
+  const fastify = Fastify({ ...serverOptions(opts.config), ...overrides })
+  await fastify.register(app, opts)
+  await fastify.ready()
+  return fastify
+}

@@ -1,0 +1,55 @@
+import createError, { type FastifyErrorConstructor } from '@fastify/error'
+
+/**
+ * Every error Warden answers with, declared once. The wire code is the part after
+ * `WARDEN_`, lower-cased: `WARDEN_INVALID_TOKEN` is sent as `{"error": "invalid_token"}`.
+ * Errors thrown on the authentication path skip the stack trace: they are expected,
+ * frequent, and never logged with one.
+ */
+const define = (code: string, message: string, status: number, stack = true): FastifyErrorConstructor =>
+  createError(`WARDEN_${code}`, message, status, Error, stack)
+
+export const errors = {
+  // bearer authentication (RFC 6750)
+  MissingToken: define('MISSING_TOKEN', 'A bearer token is required', 401, false),
+  InvalidToken: define('INVALID_TOKEN', 'The access token is invalid', 401, false),
+  TokenExpired: define('TOKEN_EXPIRED', 'The access token has expired', 401, false),
+  TokenRevoked: define('TOKEN_REVOKED', 'The access token has been revoked', 401, false),
+  AccountLocked: define('ACCOUNT_LOCKED', 'The account is locked', 403, false),
+  Forbidden: define('FORBIDDEN', 'This action requires the %s role', 403, false),
+  // credentials and accounts
+  InvalidCredentials: define('INVALID_CREDENTIALS', 'Invalid username or password', 401, false),
+  InvalidGrant: define('INVALID_GRANT', 'The refresh token is invalid, expired or revoked', 401, false),
+  TooManyAttempts: define('TOO_MANY_ATTEMPTS', 'Too many attempts; retry later', 429, false),
+  UsernameTaken: define('USERNAME_TAKEN', 'This username is already taken', 409),
+  InvalidUsername: define('INVALID_USERNAME', 'Username must be 3 to 64 letters, digits or . _ - @ +', 400),
+  WeakPassword: define('WEAK_PASSWORD', '%s', 400),
+  RegistrationClosed: define('REGISTRATION_CLOSED', 'Registration is closed; ask an administrator for an account', 403),
+  // generic
+  ValidationError: define('VALIDATION_ERROR', '%s', 400),
+  BadRequest: define('BAD_REQUEST', '%s', 400),
+  NotFound: define('NOT_FOUND', '%s', 404),
+  NotReady: define('NOT_READY', 'The database is not answering', 503),
+  Internal: define('INTERNAL_ERROR', 'Internal server error', 500)
+} as const
+
+/** Codes whose 401/403 answers carry an RFC 6750 `error="..."` attribute. */
+const BEARER_ERRORS: Record<string, string> = {
+  invalid_token: 'invalid_token',
+  token_expired: 'invalid_token',
+  token_revoked: 'invalid_token',
+  forbidden: 'insufficient_scope'
+}
+
+/** The `WWW-Authenticate` value for a bearer-protected route's error, or undefined. */
+export function wwwAuthenticate (code: string, message: string): string | undefined {
+  if (code === 'missing_token') return 'Bearer realm="warden"'
+  const error = BEARER_ERRORS[code]
+  if (error === undefined) return undefined
+  return `Bearer realm="warden", error="${error}", error_description="${message.replace(/["\\]/g, '')}"`
+}
+
+/** The wire code of an error thrown from the catalogue, or undefined for anything else. */
+export function wireCode (err: { code?: unknown }): string | undefined {
+  return typeof err.code === 'string' && err.code.startsWith('WARDEN_') ? err.code.slice(7).toLowerCase() : undefined
+}

@@ -1,0 +1,27 @@
+import { Schema, type InferSchemaType, type Connection, type Model } from 'mongoose'
+
+export const userSchema = new Schema({
+  /** As the user typed it (NFKC, trimmed): shown back. */
+  username: { type: String, required: true },
+  /** Case-insensitive identity: lower-cased NFKC. Unique. */
+  username_key: { type: String, required: true },
+  email: { type: String, default: null },
+  password_hash: { type: String, required: true },
+  roles: { type: [String], default: () => ['user'] },
+  created_at: { type: Date, required: true, default: () => new Date() },
+  last_login_at: { type: Date, default: null },
+  /** An account is locked while this lies in the future. */
+  locked_until: { type: Date, default: null },
+  lock_reason: { type: String, default: null }
+}, { collection: 'users', versionKey: false, autoIndex: false, strict: 'throw' })
+
+userSchema.index({ username_key: 1 }, { unique: true })
+userSchema.index({ roles: 1 })
+userSchema.index({ locked_until: 1 })
+
+export type User = InferSchemaType<typeof userSchema>
+export type UserModel = Model<User>
+
+export function userModel (connection: Connection): UserModel {
+  return connection.model<User>('User', userSchema)
+}

@@ -1,0 +1,35 @@
+import { Type } from '@sinclair/typebox'
+import { PASSWORD_MAX_LENGTH } from '../lib/password-policy'
+
+/** Inputs are bounded generously; the policies in src/lib give the precise answers. */
+export const RegisterBody = Type.Object({
+  username: Type.String({ minLength: 1, maxLength: 256 }),
+  password: Type.String({ minLength: 1, maxLength: PASSWORD_MAX_LENGTH * 4 }),
+  email: Type.Optional(Type.String({ format: 'email', maxLength: 320 }))
+}, { additionalProperties: false })
+
+export const LoginBody = Type.Object({
+  username: Type.String({ minLength: 1, maxLength: 256 }),
+  password: Type.String({ minLength: 1, maxLength: PASSWORD_MAX_LENGTH * 4 })
+}, { additionalProperties: false })
+
+export const PublicUser = Type.Object({
+  id: Type.String(),
+  username: Type.String(),
+  roles: Type.Array(Type.String())
+})
+
+export const TokenResponse = Type.Object({
+  access_token: Type.String(),
+  token_type: Type.Literal('Bearer'),
+  expires_in: Type.Integer({ description: 'Seconds until the access token expires' }),
+  refresh_token: Type.String()
+})
+
+export const Profile = Type.Object({
+  id: Type.String(),
+  username: Type.String(),
+  roles: Type.Array(Type.String()),
+  created_at: Type.String({ format: 'date-time' }),
+  last_login_at: Type.Union([Type.String({ format: 'date-time' }), Type.Null()])
+})

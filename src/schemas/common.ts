@@ -1,0 +1,18 @@
+import { Type, type TSchema } from '@sinclair/typebox'
+
+export const ErrorResponse = Type.Object({
+  error: Type.String({ description: 'Stable, machine-readable error code' }),
+  message: Type.String({ description: 'Human-readable explanation' })
+}, { $id: 'ErrorResponse', title: 'Error' })
+
+/** Response schemas for a route: its successes plus the listed error statuses. */
+export function responses<S extends Record<number, TSchema>> (success: S, ...errorStatuses: number[]): S & Record<number, TSchema> {
+  const all: Record<number, TSchema> = { ...success }
+  for (const status of errorStatuses) all[status] = Type.Ref(ErrorResponse)
+  return all as S & Record<number, TSchema>
+}
+
+export const Empty = Type.Null({ description: 'No content' })
+
+/** The bearer requirement of protected routes, for the OpenAPI document. */
+export const bearer = [{ bearerAuth: [] }]
