@@ -57,12 +57,14 @@ async function authenticate (fastify: FastifyInstance): Promise<void> {
   fastify.decorateRequest('auth', null)
   fastify.decorate('authenticate', function (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction) {
     const err = verify(request)
-    err === null ? done() : done(err)
+    if (err === null) done()
+    else done(err)
   })
   fastify.decorate('requireRole', function (role: string): AuthenticateHook {
     return function (request, reply, done) {
       const err = verify(request) ?? ((request.auth as AuthContext).roles.includes(role) ? null : new errors.Forbidden(role))
-      err === null ? done() : done(err)
+      if (err === null) done()
+      else done(err)
     }
   })
 }

@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyServerOptions } from 'fastify'
 import Fastify, { LogController } from 'fastify'
+import fp from 'fastify-plugin'
 import formbody from '@fastify/formbody'
 import { randomUUID } from 'node:crypto'
 import type { LoggerOptions } from 'pino'
@@ -85,7 +86,8 @@ export default async function app (fastify: FastifyInstance, opts: AppOptions): 
 /** A ready-to-use instance (tests, CLI, server). The caller closes it. */
 export async function buildApp (opts: AppOptions, overrides: FastifyServerOptions = {}): Promise<FastifyInstance> {
   const fastify = Fastify({ ...serverOptions(opts.config), ...overrides })
-  await fastify.register(app, opts)
+  // Not encapsulated: the caller sees the decorators (db, tokens, accounts...).
+  await fastify.register(fp(app, { name: 'warden' }), opts)
   await fastify.ready()
   return fastify
 }

@@ -522,7 +522,10 @@ function freePort (): Promise<number> {
     server.listen(0, HOST, () => {
       const address = server.address()
       const port = typeof address === 'object' && address !== null ? address.port : 0
-      server.close(() => { port > 0 ? resolve(port) : reject(new Error('could not pick a free port')) })
+      server.close(() => {
+        if (port > 0) resolve(port)
+        else reject(new Error('could not pick a free port'))
+      })
     })
   })
 }

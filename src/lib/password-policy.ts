@@ -32,7 +32,7 @@ export function loadCommonPasswords (): Set<string> {
 /** Length in user-perceived characters (code points), not UTF-16 units. */
 function length (password: string): number {
   let n = 0
-  for (const _ of password) n++ // eslint-disable-line @typescript-eslint/no-unused-vars
+  for (const _ of password) n++
   return n
 }
 

@@ -3,8 +3,8 @@
  * is set, starts a database server for the whole run in .data/test and records it
  * in .data/test/test-db.json for test/db.ts. test/setup/after.ts stops it.
  */
+import { spawnSync } from 'node:child_process'
 import fs from 'node:fs'
-import { startDatabase } from '../../src/lib/embedded-db'
 import { isTestServer, readTestDbInfo, stopTestServer, testDataDir, testDbFile } from '../db'
 
 async function main (): Promise<void> {
@@ -16,6 +16,7 @@ async function main (): Promise<void> {
   fs.rmSync(testDataDir, { recursive: true, force: true })
   fs.mkdirSync(testDataDir, { recursive: true })
 
+  const { startDatabase } = await import('../../src/lib/embedded-db')
   const db = await startDatabase({
     dataDir: testDataDir,
     detached: true,
@@ -25,7 +26,18 @@ async function main (): Promise<void> {
   fs.writeFileSync(testDbFile, JSON.stringify({ uri: db.uri, pid: db.pid, kind: db.kind }, null, 2) + '\n')
 }
 
-main().catch((err: unknown) => {
-  process.stderr.write(`test database: ${err instanceof Error ? err.message : String(err)}\n`)
-  process.exitCode = 1
-})
+// tap records code coverage for its "before" script even with disable-coverage,
+// and would then fail the run over the partial coverage of src/. So the work
+// happens in a child process with coverage collection turned off.
+if (process.env._TAPJS_PROCESSINFO_COVERAGE_ !== '0') {
+  const child = spawnSync(process.execPath, [...process.execArgv, __filename], {
+    stdio: 'inherit',
+    env: { ...process.env, _TAPJS_PROCESSINFO_COVERAGE_: '0' }
+  })
+  process.exitCode = child.status ?? 1
+} else {
+  main().catch((err: unknown) => {
+    process.stderr.write(`test database: ${err instanceof Error ? err.message : String(err)}\n`)
+    process.exitCode = 1
+  })
+}

@@ -1,0 +1,156 @@
+/**
+ * One load measurement with autocannon, driven from this process against a server child:
+ * a warm-up, then a fixed number of connections for a fixed duration, while the server's
+ * RSS and CPU time are sampled.
+ */
+import autocannon from 'autocannon'
+import { cpuMs, HOST, rssBytes } from './processes'
+import { percentile } from './stats'
+
+export interface LoadSpec {
+  /** Base URL of the server, e.g. http://127.0.0.1:41234 */
+  url: string
+  path: string
+  method?: 'GET' | 'POST'
+  headers?: Record<string, string>
+  /** Requests cycled through by every connection (overrides path/method/headers/body). */
+  requests?: autocannon.Request[]
+  body?: string
+  connections: number
+  /** seconds */
+  warmup: number
+  /** seconds */
+  duration: number
+  /** The server process whose RSS and CPU time are sampled. */
+  pid: number
+  /** Status every response must have; others count as non-2xx/unexpected. */
+  expectStatus: number
+}
+
+export interface LoadFigures {
+  /** completed requests per second (all statuses) */
+  rps: number
+  /** latency percentiles in milliseconds, from every response of the measured period */
+  p50: number
+  p99: number
+  mean: number
+  requests: number
+  non2xx: number
+  /** responses whose status was not `expectStatus` (includes non-2xx) */
+  unexpected: number
+  errors: number
+  timeouts: number
+  statusCodes: Record<string, number>
+  /** largest VmRSS of the server sampled during the measured period, MB (10^6 bytes) */
+  rssMaxMB: number | null
+  /** server CPU time per completed request, microseconds */
+  cpuPerRequestUs: number | null
+  /** server CPU use during the measured period, in cores (1.0 = one core busy) */
+  serverCores: number | null
+  /** seconds actually measured */
+  duration: number
+  connections: number
+}
+
+const RSS_SAMPLE_MS = 200
+
+/** Growable list of latencies, cheap to append to at high request rates. */
+class Samples {
+  private buf = new Float64Array(1 << 16)
+  length = 0
+  push (v: number): void {
+    if (this.length === this.buf.length) {
+      const next = new Float64Array(this.buf.length * 2)
+      next.set(this.buf)
+      this.buf = next
+    }
+    this.buf[this.length++] = v
+  }
+
+  sorted (): Float64Array {
+    return this.buf.slice(0, this.length).sort()
+  }
+}
+
+function cannon (spec: LoadSpec, duration: number, onResponse?: (status: number, ms: number) => void): Promise<autocannon.Result> {
+  if (!spec.url.startsWith(`http://${HOST}:`)) throw new Error(`load target must be on ${HOST}: ${spec.url}`)
+  const instance = autocannon({
+    url: spec.url,
+    connections: spec.connections,
+    duration,
+    timeout: 10,
+    requests: spec.requests ?? [{
+      method: spec.method ?? 'GET',
+      path: spec.path,
+      headers: spec.headers,
+      body: spec.body
+    }]
+  })
+  if (onResponse !== undefined) {
+    instance.on('response', (_client, statusCode, _bytes, responseTime) => { onResponse(statusCode, responseTime) })
+  }
+  current.add(instance)
+  return new Promise<autocannon.Result>((resolve, reject) => {
+    instance.then(resolve, reject)
+  }).finally(() => { current.delete(instance) })
+}
+
+const current = new Set<autocannon.Instance>()
+
+/** Stops load generation in flight (on SIGINT). */
+export function stopLoad (): void {
+  for (const instance of current) instance.stop()
+}
+
+export async function measureLoad (spec: LoadSpec): Promise<LoadFigures> {
+  if (spec.warmup > 0) await cannon(spec, spec.warmup)
+
+  let rssMax = 0
+  const sampleRss = (): void => {
+    const rss = rssBytes(spec.pid)
+    if (rss !== undefined && rss > rssMax) rssMax = rss
+  }
+  const latencies = new Samples()
+  let unexpected = 0
+  const cpuBefore = cpuMs(spec.pid)
+  const t0 = performance.now()
+  sampleRss()
+  const sampler = setInterval(sampleRss, RSS_SAMPLE_MS)
+  let result: autocannon.Result
+  try {
+    result = await cannon(spec, spec.duration, (status, ms) => {
+      latencies.push(ms)
+      if (status !== spec.expectStatus) unexpected++
+    })
+  } finally {
+    clearInterval(sampler)
+  }
+  sampleRss()
+  const elapsedMs = performance.now() - t0
+  const cpuAfter = cpuMs(spec.pid)
+
+  const sorted = latencies.sorted()
+  const completed = result.requests.total
+  const cpu = cpuBefore !== undefined && cpuAfter !== undefined ? cpuAfter - cpuBefore : undefined
+  let sum = 0
+  for (const v of sorted) sum += v
+  const statusCodes: Record<string, number> = {}
+  for (const [code, { count }] of Object.entries(result.statusCodeStats)) statusCodes[code] = count
+  return {
+    rps: completed / result.duration,
+    p50: percentile(sorted, 50),
+    p99: percentile(sorted, 99),
+    mean: sorted.length > 0 ? sum / sorted.length : NaN,
+    requests: completed,
+    non2xx: result.non2xx,
+    unexpected: unexpected + result.errors,
+    errors: result.errors,
+    timeouts: result.timeouts,
+    statusCodes,
+    rssMaxMB: rssMax > 0 ? rssMax / 1e6 : null,
+    cpuPerRequestUs: cpu !== undefined && completed > 0 ? cpu * 1000 / completed : null,
+    serverCores: cpu !== undefined ? cpu / elapsedMs : null,
+    duration: result.duration,
+    connections: spec.connections
+  }
+}
