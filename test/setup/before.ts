@@ -16,7 +16,8 @@ async function main (): Promise<void> {
   fs.rmSync(testDataDir, { recursive: true, force: true })
   fs.mkdirSync(testDataDir, { recursive: true })
 
-  const { startDatabase } = await import('../../src/lib/embedded-db')
+  // Loaded here, not at the top: only this child process may load src/ (see below).
+  const { startDatabase } = require('../../src/lib/embedded-db') as typeof import('../../src/lib/embedded-db')
   const db = await startDatabase({
     dataDir: testDataDir,
     detached: true,
