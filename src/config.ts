@@ -5,6 +5,12 @@ import { parseDuration } from './lib/duration'
 /** Argon2id floor: OWASP's minimum (m=19 MiB, t=2, p=1). Lower values are refused. */
 export const ARGON2_MIN = { memoryCost: 19456, timeCost: 2, parallelism: 1 }
 
+/** A string enum as plain JSON Schema `enum`, so that errors list the allowed values. */
+const StringEnum = <T extends string>(values: readonly T[], fallback: T) =>
+  Type.Unsafe<T>({ type: 'string', enum: values, default: fallback })
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
+
 const DurationString = (fallback: string, description: string) =>
   Type.String({ default: fallback, description: `${description} (900, 900s, 15m, 12h, 30d)` })
 
@@ -15,7 +21,7 @@ const EnvSchema = Type.Object({
   REDIS_URL: Type.Optional(Type.String({ pattern: '^rediss?://' })),
   JWT_ISSUER: Type.String({ default: 'http://localhost:3000', minLength: 1 }),
   JWT_AUDIENCE: Type.String({ default: 'warden', minLength: 1 }),
-  JWT_ALG: Type.Union([Type.Literal('RS256'), Type.Literal('ES256'), Type.Literal('EdDSA'), Type.Literal('HS256')], { default: 'RS256' }),
+  JWT_ALG: StringEnum(['RS256', 'ES256', 'EdDSA', 'HS256'] as const, 'RS256'),
   JWT_SECRET: Type.Optional(Type.String()),
   ACCESS_TOKEN_TTL: DurationString('15m', 'access token lifetime'),
   REFRESH_TOKEN_TTL: DurationString('30d', 'refresh token lifetime'),
@@ -24,11 +30,11 @@ const EnvSchema = Type.Object({
   LOCKOUT_MAX_DURATION: DurationString('24h', 'longest automatic lock'),
   THROTTLE_THRESHOLD: Type.Integer({ default: 5, minimum: 1 }),
   LOGIN_EVENT_RETENTION: DurationString('90d', 'login history retention'),
-  REGISTRATION: Type.Union([Type.Literal('open'), Type.Literal('closed')], { default: 'open' }),
+  REGISTRATION: StringEnum(['open', 'closed'] as const, 'open'),
   ADMIN_USERNAME: Type.Optional(Type.String({ minLength: 1 })),
   ADMIN_PASSWORD: Type.Optional(Type.String({ minLength: 1 })),
   TRUST_PROXY: Type.Boolean({ default: false }),
-  LOG_LEVEL: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)), { default: 'info' }),
+  LOG_LEVEL: StringEnum(LOG_LEVELS, 'info'),
   DATA_DIR: Type.String({ default: '.data', minLength: 1 }),
   ARGON2_MEMORY_KIB: Type.Integer({ default: ARGON2_MIN.memoryCost, minimum: ARGON2_MIN.memoryCost }),
   ARGON2_TIME_COST: Type.Integer({ default: ARGON2_MIN.timeCost, minimum: ARGON2_MIN.timeCost }),

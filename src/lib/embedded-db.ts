@@ -263,14 +263,16 @@ async function findOrBuildFerretDB (log: (msg: string) => void, notes: string[])
   return undefined
 }
 
-/** The project root is the nearest folder holding package.json, from src/lib or dist/src/lib alike. */
+/**
+ * scripts/install-ferretdb.sh of this project, found by walking up from this file:
+ * works from src/lib (tsx, ts-node) and from dist/src/lib after a build alike
+ * (dist/ may hold a copy of package.json, so that alone does not mark the root).
+ */
 function installScriptPath (): string | undefined {
   let dir = __dirname
   for (;;) {
-    if (fs.existsSync(path.join(dir, 'package.json'))) {
-      const script = path.join(dir, 'scripts', 'install-ferretdb.sh')
-      return fs.existsSync(script) ? script : undefined
-    }
+    const script = path.join(dir, 'scripts', 'install-ferretdb.sh')
+    if (fs.existsSync(script)) return script
     const parent = path.dirname(dir)
     if (parent === dir) return undefined
     dir = parent

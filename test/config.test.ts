@@ -1,0 +1,67 @@
+import t from 'tap'
+import { loadConfig, ConfigError } from '../src/config'
+
+t.test('defaults match the contract', async (t) => {
+  const c = loadConfig({})
+  t.match(c, {
+    host: '127.0.0.1',
+    port: 3000,
+    mongodbUri: undefined,
+    jwt: { issuer: 'http://localhost:3000', audience: ['warden'], algorithm: 'RS256', accessTokenTtl: 900, refreshTokenTtl: 2592000 },
+    lockout: { threshold: 10, duration: 900 },
+    throttleThreshold: 5,
+    loginEventRetention: 90 * 86400,
+    registration: 'open',
+    trustProxy: false,
+    logLevel: 'info',
+    argon2: { memoryCost: 19456, timeCost: 2, parallelism: 1 }
+  })
+})
+
+t.test('environment values are parsed', async (t) => {
+  const c = loadConfig({ PORT: '8080', ACCESS_TOKEN_TTL: '5m', TRUST_PROXY: 'true', JWT_AUDIENCE: 'a,b', REGISTRATION: 'closed', MONGODB_URI: '' })
+  t.equal(c.port, 8080)
+  t.equal(c.jwt.accessTokenTtl, 300)
+  t.equal(c.trustProxy, true)
+  t.same(c.jwt.audience, ['a', 'b'])
+  t.equal(c.registration, 'closed')
+  t.equal(c.mongodbUri, undefined, 'empty means unset')
+})
+
+t.test('a bad value is one line naming the variable', async (t) => {
+  const cases: Array<[Record<string, string>, RegExp]> = [
+    [{ PORT: 'abc' }, /^PORT /],
+    [{ PORT: '70000' }, /^PORT /],
+    [{ JWT_ALG: 'none' }, /^JWT_ALG .*RS256/],
+    [{ JWT_ALG: 'HS256' }, /^JWT_SECRET must be at least 32 bytes/],
+    [{ JWT_ALG: 'HS256', JWT_SECRET: 'secret_key' }, /^JWT_SECRET must be at least 32 bytes/],
+    [{ JWT_SECRET: 'x'.repeat(40) }, /^JWT_SECRET is only used with JWT_ALG=HS256/],
+    [{ ACCESS_TOKEN_TTL: '15 minutes' }, /^ACCESS_TOKEN_TTL must be a duration/],
+    [{ LOCKOUT_DURATION: '0' }, /^LOCKOUT_DURATION must be a duration/],
+    [{ LOCKOUT_DURATION: '2d', LOCKOUT_MAX_DURATION: '1d' }, /^LOCKOUT_MAX_DURATION/],
+    [{ MONGODB_URI: 'postgres://x' }, /^MONGODB_URI /],
+    [{ REGISTRATION: 'maybe' }, /^REGISTRATION /],
+    [{ ADMIN_USERNAME: 'root' }, /^ADMIN_USERNAME and ADMIN_PASSWORD/],
+    [{ ARGON2_MEMORY_KIB: '4096' }, /^ARGON2_MEMORY_KIB must be >= 19456/],
+    [{ LOG_LEVEL: 'loud' }, /^LOG_LEVEL /],
+    [{ TRUST_PROXY: 'perhaps' }, /^TRUST_PROXY /]
+  ]
+  for (const [env, message] of cases) {
+    t.throws(() => loadConfig(env), ConfigError, JSON.stringify(env))
+    try {
+      loadConfig(env)
+    } catch (err) {
+      t.match((err as Error).message, message, JSON.stringify(env))
+      t.notMatch((err as Error).message, /\n/, 'one line')
+    }
+  }
+})
+
+t.test('a rejected secret is not echoed back', async (t) => {
+  try {
+    loadConfig({ JWT_ALG: 'HS256', JWT_SECRET: 'secret_key' })
+    t.fail('should throw')
+  } catch (err) {
+    t.notMatch((err as Error).message, 'secret_key')
+  }
+})
