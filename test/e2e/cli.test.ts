@@ -1,0 +1,45 @@
+import t from 'tap'
+import { spawn } from 'node:child_process'
+import { once } from 'node:events'
+import { resolve } from 'node:path'
+import { build } from '../helper'
+import { testDatabaseUri, dropTestDatabase } from '../db'
+
+const ROOT = resolve(__dirname, '..', '..')
+/** Run the CLI from source with the TypeScript loader this test runs under. */
+const LOADER = process.execArgv.filter((arg) => arg.includes('typescript'))
+
+async function warden (args: string[], env: Record<string, string>, stdin: string) {
+  const child = spawn(process.execPath, [...LOADER, 'src/cli.ts', ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] })
+  let stdout = ''
+  let stderr = ''
+  child.stdout.on('data', (c) => { stdout += c })
+  child.stderr.on('data', (c) => { stderr += c })
+  child.stdin.end(stdin)
+  const [code] = await once(child, 'exit')
+  return { code: code as number, stdout, stderr }
+}
+
+t.test('warden user create --password-stdin creates an admin the server knows', async (t) => {
+  const env = { MONGODB_URI: testDatabaseUri(), LOG_LEVEL: 'silent' }
+  t.teardown(() => dropTestDatabase(env.MONGODB_URI))
+  const out = await warden(['user', 'create', '--username', 'Root', '--password-stdin', '--role', 'admin'], env, 'an admin passphrase\n')
+  t.equal(out.code, 0, out.stderr)
+  const created = JSON.parse(out.stdout)
+  t.match(created, { id: String, username: 'Root', roles: ['user', 'admin'] })
+  t.notMatch(out.stdout + out.stderr, 'an admin passphrase')
+
+  const app = await build(t, env)
+  const login = await app.inject({ method: 'POST', url: '/auth/login', payload: { username: 'root', password: 'an admin passphrase' } })
+  t.equal(login.statusCode, 200, 'the trailing newline of stdin is not part of the password')
+  const event = await app.loginEvents.model.findOne({ type: 'register' }).lean()
+  t.match(event, { outcome: 'success', ip: '127.0.0.1', user_agent: 'warden cli' })
+})
+
+t.test('warden user create refuses a weak password with one line', async (t) => {
+  const env = { MONGODB_URI: testDatabaseUri(), LOG_LEVEL: 'silent' }
+  t.teardown(() => dropTestDatabase(env.MONGODB_URI))
+  const out = await warden(['user', 'create', '--username', 'someone', '--password-stdin'], env, 'password\n')
+  t.equal(out.code, 1)
+  t.match(out.stderr, /^warden: Password is too common[^\n]*\n$/)
+})
