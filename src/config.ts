@@ -33,7 +33,7 @@ const EnvSchema = Type.Object({
   REGISTRATION: StringEnum(['open', 'closed'] as const, 'open'),
   ADMIN_USERNAME: Type.Optional(Type.String({ minLength: 1 })),
   ADMIN_PASSWORD: Type.Optional(Type.String({ minLength: 1 })),
-  TRUST_PROXY: Type.Boolean({ default: false }),
+  TRUST_PROXY: Type.String({ default: 'false', description: 'true, false, a hop count, or a comma list of proxy addresses/CIDRs' }),
   LOG_LEVEL: StringEnum(LOG_LEVELS, 'info'),
   DATA_DIR: Type.String({ default: '.data', minLength: 1 }),
   ARGON2_MEMORY_KIB: Type.Integer({ default: ARGON2_MIN.memoryCost, minimum: ARGON2_MIN.memoryCost }),
@@ -68,7 +68,8 @@ export interface Config {
   loginEventRetention: number
   registration: 'open' | 'closed'
   admin?: { username: string, password: string }
-  trustProxy: boolean
+  /** Fastify's `trustProxy`: whether, how many hops, or which proxies to believe about X-Forwarded-For. */
+  trustProxy: boolean | number | string[]
   logLevel: LogLevel
   dataDir: string
   argon2: { memoryCost: number, timeCost: number, parallelism: number }
@@ -89,6 +90,18 @@ function duration (env: Env, name: keyof Env & string, minimum = 1): number {
     throw new ConfigError(`${name} must be a duration of at least ${minimum}s such as 900, 900s, 15m, 12h or 30d (got "${String(env[name])}")`)
   }
   return seconds
+}
+
+const PROXY_ADDRESS = /^[0-9a-fA-F.:]+(\/\d{1,3})?$/
+
+function trustProxy (value: string): boolean | number | string[] {
+  const v = value.trim().toLowerCase()
+  if (v === 'true') return true
+  if (v === 'false' || v === '') return false
+  if (/^\d+$/.test(v)) return Number(v)
+  const addresses = v.split(',').map((a) => a.trim()).filter(Boolean)
+  if (addresses.length > 0 && addresses.every((a) => PROXY_ADDRESS.test(a))) return addresses
+  throw new ConfigError(`TRUST_PROXY must be true, false, a hop count or a comma list of proxy addresses (got "${value}")`)
 }
 
 function validate (source: Record<string, string | undefined>): Env {
@@ -152,7 +165,7 @@ export function loadConfig (source: Record<string, string | undefined>): Config 
     admin: env.ADMIN_USERNAME !== undefined && env.ADMIN_PASSWORD !== undefined
       ? { username: env.ADMIN_USERNAME, password: env.ADMIN_PASSWORD }
       : undefined,
-    trustProxy: env.TRUST_PROXY,
+    trustProxy: trustProxy(env.TRUST_PROXY),
     logLevel: env.LOG_LEVEL,
     dataDir: env.DATA_DIR,
     argon2: { memoryCost: env.ARGON2_MEMORY_KIB, timeCost: env.ARGON2_TIME_COST, parallelism: env.ARGON2_PARALLELISM },

@@ -26,6 +26,8 @@ t.test('environment values are parsed', async (t) => {
   t.same(c.jwt.audience, ['a', 'b'])
   t.equal(c.registration, 'closed')
   t.equal(c.mongodbUri, undefined, 'empty means unset')
+  t.equal(loadConfig({ TRUST_PROXY: '1' }).trustProxy, 1, 'a hop count')
+  t.same(loadConfig({ TRUST_PROXY: '10.0.0.0/8, 127.0.0.1' }).trustProxy, ['10.0.0.0/8', '127.0.0.1'], 'proxy addresses')
 })
 
 t.test('a bad value is one line naming the variable', async (t) => {
@@ -44,7 +46,7 @@ t.test('a bad value is one line naming the variable', async (t) => {
     [{ ADMIN_USERNAME: 'root' }, /^ADMIN_USERNAME and ADMIN_PASSWORD/],
     [{ ARGON2_MEMORY_KIB: '4096' }, /^ARGON2_MEMORY_KIB must be >= 19456/],
     [{ LOG_LEVEL: 'loud' }, /^LOG_LEVEL /],
-    [{ TRUST_PROXY: 'perhaps' }, /^TRUST_PROXY /]
+    [{ TRUST_PROXY: 'perhaps' }, /^TRUST_PROXY must be true, false/]
   ]
   for (const [env, message] of cases) {
     t.throws(() => loadConfig(env), ConfigError, JSON.stringify(env))

@@ -112,3 +112,13 @@ t.test('stored hashes made with weaker parameters are upgraded at the next login
   t.match(stored?.password_hash, /m=19456/)
   await login(app) // still the same password
 })
+
+t.test('X-Forwarded-For is believed only when TRUST_PROXY says so', async (t) => {
+  for (const [trust, expected] of [['false', '127.0.0.1'], ['true', '203.0.113.7']]) {
+    const app = await build(t, { TRUST_PROXY: trust })
+    await register(app)
+    await app.inject({ method: 'POST', url: '/auth/login', headers: { 'x-forwarded-for': '203.0.113.7' }, payload: { username: 'alice', password: 'wrong password!' } })
+    const event = await app.loginEvents.model.findOne({ type: 'login' }).lean()
+    t.equal(event?.ip, expected, `TRUST_PROXY=${trust}`)
+  }
+})
