@@ -4,8 +4,9 @@ import { check } from './scenario'
 import { max, median, sum } from './stats'
 
 /** Medians over rounds of the load figures; non-2xx summed, RSS the largest seen. */
-export function loadColumns (loads: LoadFigures[]): Pick<Row, 'rps' | 'p50' | 'p99' | 'non2xx' | 'rssMB'> {
+export function loadColumns (loads: LoadFigures[]): Pick<Row, 'rps' | 'p50' | 'p99' | 'non2xx' | 'rssMB' | 'cpuUs'> {
   return {
+    cpuUs: median(loads.map((l) => l.cpuPerRequestUs)),
     rps: median(loads.map((l) => l.rps)),
     p50: median(loads.map((l) => l.p50)),
     p99: median(loads.map((l) => l.p99)),
@@ -22,6 +23,9 @@ export function loadDetail (loads: LoadFigures[]): Record<string, number[] | num
     p99_ms_rounds: loads.map((l) => round(l.p99, 3)),
     cpu_us_per_request: round(median(loads.map((l) => l.cpuPerRequestUs)), 2),
     server_cores: round(median(loads.map((l) => l.serverCores)), 2),
+    generator_cores: round(median(loads.map((l) => l.generatorCores)), 2),
+    database_cores: round(median(loads.map((l) => l.databaseCores)), 2),
+    cpu_us_per_request_rounds: loads.map((l) => round(l.cpuPerRequestUs, 2)),
     connections: loads[0]?.connections ?? null,
     requests: sum(loads.map((l) => l.requests)),
     errors: sum(loads.map((l) => l.errors))
@@ -47,8 +51,9 @@ export function verdict (figureRounds: number[], target?: Target): Pick<Row, 'fi
   return { figure, figureRounds: figureRounds.map((v) => round(v, 4)), target, pass: target === undefined ? undefined : check(target, figure) }
 }
 
-export function round (v: number | null | undefined, digits: number): number | null {
-  if (v === null || v === undefined || !Number.isFinite(v)) return null
+/** Rounded to `digits` decimals; NaN (written as null in the JSON) when there is no figure. */
+export function round (v: number | null | undefined, digits: number): number {
+  if (v === null || v === undefined || !Number.isFinite(v)) return NaN
   const f = 10 ** digits
   return Math.round(v * f) / f
 }

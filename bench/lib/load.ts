@@ -4,7 +4,9 @@
  * RSS and CPU time are sampled.
  */
 import autocannon from 'autocannon'
-import { cpuMs, HOST, rssBytes } from './processes'
+import fs from 'node:fs'
+import path from 'node:path'
+import { cpuMs, delay, HOST, rssBytes } from './processes'
 import { percentile } from './stats'
 
 export interface LoadSpec {
@@ -23,8 +25,15 @@ export interface LoadSpec {
   duration: number
   /** The server process whose RSS and CPU time are sampled. */
   pid: number
+  /** The database server, whose CPU time is measured too (when it runs on this machine). */
+  dbPid?: number
   /** Status every response must have; others count as non-2xx/unexpected. */
   expectStatus: number
+  /**
+   * Profile the server during the measured period: the child runs bench/tools/profile-hook
+   * and writes `<dir>/<name>.cpuprofile` (plus `<name>.json` with the request count).
+   */
+  profile?: { dir: string, name: string }
 }
 
 export interface LoadFigures {
@@ -47,6 +56,10 @@ export interface LoadFigures {
   cpuPerRequestUs: number | null
   /** server CPU use during the measured period, in cores (1.0 = one core busy) */
   serverCores: number | null
+  /** CPU use of this process (the load generator) during the measured period, in cores */
+  generatorCores: number
+  /** CPU use of the database server during the measured period, in cores (null when not measured) */
+  databaseCores: number | null
   /** seconds actually measured */
   duration: number
   connections: number
@@ -112,7 +125,15 @@ export async function measureLoad (spec: LoadSpec): Promise<LoadFigures> {
   }
   const latencies = new Samples()
   let unexpected = 0
+  if (spec.profile !== undefined) {
+    fs.mkdirSync(spec.profile.dir, { recursive: true })
+    fs.writeFileSync(path.join(spec.profile.dir, `next-${spec.pid}.txt`), spec.profile.name)
+    process.kill(spec.pid, 'SIGWINCH')
+    await delay(50)
+  }
   const cpuBefore = cpuMs(spec.pid)
+  const generatorBefore = process.cpuUsage()
+  const dbBefore = spec.dbPid === undefined ? undefined : cpuMs(spec.dbPid)
   const t0 = performance.now()
   sampleRss()
   const sampler = setInterval(sampleRss, RSS_SAMPLE_MS)
@@ -124,10 +145,13 @@ export async function measureLoad (spec: LoadSpec): Promise<LoadFigures> {
     })
   } finally {
     clearInterval(sampler)
+    if (spec.profile !== undefined) process.kill(spec.pid, 'SIGWINCH')
   }
   sampleRss()
   const elapsedMs = performance.now() - t0
   const cpuAfter = cpuMs(spec.pid)
+  const generator = process.cpuUsage(generatorBefore)
+  const dbAfter = spec.dbPid === undefined ? undefined : cpuMs(spec.dbPid)
 
   const sorted = latencies.sorted()
   const completed = result.requests.total
@@ -136,6 +160,9 @@ export async function measureLoad (spec: LoadSpec): Promise<LoadFigures> {
   for (const v of sorted) sum += v
   const statusCodes: Record<string, number> = {}
   for (const [code, { count }] of Object.entries(result.statusCodeStats)) statusCodes[code] = count
+  if (spec.profile !== undefined) {
+    fs.writeFileSync(path.join(spec.profile.dir, `${spec.profile.name}.json`), JSON.stringify({ requests: completed, seconds: result.duration, path: spec.path, connections: spec.connections }) + '\n')
+  }
   return {
     rps: completed / result.duration,
     p50: percentile(sorted, 50),
@@ -150,6 +177,8 @@ export async function measureLoad (spec: LoadSpec): Promise<LoadFigures> {
     rssMaxMB: rssMax > 0 ? rssMax / 1e6 : null,
     cpuPerRequestUs: cpu !== undefined && completed > 0 ? cpu * 1000 / completed : null,
     serverCores: cpu !== undefined ? cpu / elapsedMs : null,
+    generatorCores: (generator.user + generator.system) / 1000 / elapsedMs,
+    databaseCores: dbBefore !== undefined && dbAfter !== undefined ? (dbAfter - dbBefore) / elapsedMs : null,
     duration: result.duration,
     connections: spec.connections
   }

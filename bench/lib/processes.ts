@@ -24,6 +24,8 @@ export interface SpawnOptions {
   logFile: string
   /** Open an IPC channel (for the bench's own helper processes). */
   ipc?: boolean
+  /** Working directory; default the current one. */
+  cwd?: string
 }
 
 export class NodeChild {
@@ -43,6 +45,7 @@ export class NodeChild {
       this.spawnedAt = performance.now()
       this.child = spawn(process.execPath, [...(opts.nodeArgs ?? []), opts.script, ...(opts.args ?? [])], {
         env: opts.env,
+        cwd: opts.cwd,
         stdio: opts.ipc === true ? ['ignore', fd, fd, 'ipc'] : ['ignore', fd, fd]
       })
     } finally {
@@ -212,4 +215,22 @@ export function cpuMs (pid: number): number | undefined {
 
 export function delay (ms: number): Promise<void> {
   return new Promise((resolve) => { setTimeout(resolve, ms) })
+}
+
+/** The first IPC message of a child spawned with `ipc: true`; rejects if it exits first or after `timeoutMs`. */
+export function firstMessage<T> (child: NodeChild, timeoutMs: number): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      void child.stop(1000)
+      reject(new Error(`${child.name}: no result within ${timeoutMs / 1000} s`))
+    }, timeoutMs)
+    child.child.once('message', (message) => {
+      clearTimeout(timer)
+      resolve(message as T)
+    })
+    void child.whenExited().then(() => {
+      clearTimeout(timer)
+      reject(new Error(`${child.name} exited without a result\n--- ${child.logFile} ---\n${child.logTail()}`))
+    })
+  })
 }

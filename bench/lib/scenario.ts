@@ -27,7 +27,7 @@ export interface BenchOptions {
   only: string[] | null
   /** extra file to write the JSON results to */
   json: string | null
-  /** write V8 CPU profiles of the Warden children to bench/results/profiles */
+  /** write V8 CPU profiles of the server children to bench/results/profiles */
   cpuProf: boolean
 }
 
@@ -53,6 +53,8 @@ export interface BenchContext {
   readonly runDir: string
   /** the database every Warden child of the run uses */
   readonly dbUri: string
+  /** its server process, when the run started it */
+  readonly dbPid: number | undefined
   /** the environment Warden children get (also what loadConfig sees for the helpers) */
   readonly wardenBaseEnv: Readonly<Record<string, string>>
   log(message: string): void
@@ -60,6 +62,8 @@ export interface BenchContext {
   startWarden(name: string, extraEnv?: Record<string, string>): Promise<Server>
   /** Starts a compiled bench server script on a free port and waits for `readyPath`. */
   startScript(name: string, script: string, readyPath: string, env?: Record<string, string>): Promise<Server>
+  /** With --cpu-prof: where a measured load period on `server` writes its CPU profile; otherwise undefined. */
+  profile(server: Server, label: string, round: number): { dir: string, name: string } | undefined
 }
 
 /** What one round of one scenario measured. */
@@ -86,6 +90,8 @@ export interface Row {
   p99?: number
   non2xx?: number
   rssMB?: number
+  /** server CPU time per request, microseconds (median over rounds) */
+  cpuUs?: number
   /** the figure compared with the target: a ratio (unit 'x') or an absolute value */
   figure?: number
   unit?: Unit
