@@ -50,7 +50,8 @@ export function serverOptions (cfg: Config): FastifyServerOptions {
     // Per-request lines cost more than the authentication itself on the forward-auth path;
     // they are kept for debug and trace.
     logController: new LogController({ disableRequestLogging: cfg.logLevel !== 'debug' && cfg.logLevel !== 'trace' }),
-    trustProxy: cfg.trustProxy,
+    // Fastify accepts a hop count at run time; its type declaration omits it.
+    trustProxy: cfg.trustProxy as boolean | string[],
     genReqId: () => randomUUID(),
     bodyLimit: 64 * 1024,
     ajv: { customOptions: { removeAdditional: true, coerceTypes: 'array', useDefaults: true } }

@@ -5,6 +5,7 @@ import { bearer, responses } from '../../src/schemas/common'
 import type { AuthContext } from '../../plugins/tokens'
 
 const me: FastifyPluginAsyncTypebox = async (fastify) => {
+  const { accounts } = fastify
   fastify.get('/users/me', {
     onRequest: fastify.authenticate,
     schema: {
@@ -13,10 +14,15 @@ const me: FastifyPluginAsyncTypebox = async (fastify) => {
       security: bearer,
       response: responses({ 200: Profile }, 401, 403)
     }
-  }, async (request) => {
-    const profile = await fastify.accounts.profile((request.auth as AuthContext).userId)
-    if (profile === null) throw new errors.InvalidToken()
-    return profile
+  }, function (request, reply) {
+    const userId = (request.auth as AuthContext).userId
+    const cached = accounts.cachedProfile(userId)
+    if (cached !== undefined) return reply.send(cached)
+    accounts.profile(userId).then(
+      (profile) => reply.send(profile ?? new errors.InvalidToken()),
+      (err: Error) => reply.send(err)
+    )
+    return reply
   })
 }
 
