@@ -70,6 +70,8 @@ declare module 'fastify' {
 
 const REQUIRED_CLAIMS = ['iss', 'aud', 'sub', 'iat', 'exp', 'jti', 'sid', 'roles']
 const MAX_TOKEN_LENGTH = 8192
+/** Characters of the signature that key the verification cache. */
+const CACHE_KEY_LENGTH = 32
 
 interface KeyMaterial {
   kid: string
@@ -146,13 +148,19 @@ async function tokens (fastify: FastifyInstance): Promise<void> {
     }
   })
 
-  const verified = new Map<string, AuthContext>()
+  /**
+   * Tokens verified once, keyed by the tail of their signature (hashing the whole token on
+   * every request costs more than the rest of the check); a hit counts only when the whole
+   * token is equal, so a look-alike tail falls through to full verification.
+   */
+  const verified = new Map<string, { token: string, context: AuthContext }>()
 
   function verifyAccessToken (token: string): AuthContext {
-    const hit = verified.get(token)
-    if (hit !== undefined) {
-      if (hit.expiresAt > Date.now()) return hit
-      verified.delete(token)
+    const key = token.slice(-CACHE_KEY_LENGTH)
+    const hit = verified.get(key)
+    if (hit !== undefined && hit.token === token) {
+      if (hit.context.expiresAt > Date.now()) return hit.context
+      verified.delete(key)
       throw new errors.TokenExpired()
     }
     if (token.length > MAX_TOKEN_LENGTH) throw new errors.InvalidToken()
@@ -165,7 +173,7 @@ async function tokens (fastify: FastifyInstance): Promise<void> {
     const context = toContext(claims)
     if (tokenCacheSize > 0) {
       if (verified.size >= tokenCacheSize) verified.delete(verified.keys().next().value as string)
-      verified.set(token, context)
+      verified.set(key, { token, context })
     }
     return context
   }

@@ -151,3 +151,16 @@ t.test('a token of a deleted account no longer opens /users/me', async (t) => {
   t.equal((await app.inject({ url: '/users/me', headers: bearer(notAnId) })).statusCode, 401)
   t.ok(user)
 })
+
+t.test('a cached token does not vouch for a look-alike with the same signature', async (t) => {
+  const app = await build(t)
+  const { tokens } = await signUp(app)
+  const [h, , s] = tokens.access_token.split('.')
+  t.equal((await app.inject({ url: '/auth/verify', headers: bearer(tokens.access_token) })).statusCode, 204, 'the real token is now cached')
+  const claims = decodePart(tokens.access_token, 1)
+  const elevated = Buffer.from(JSON.stringify({ ...claims, roles: ['admin'] })).toString('base64url')
+  const res = await app.inject({ url: '/auth/verify', headers: bearer(`${h}.${elevated}.${s}`) })
+  t.equal(res.statusCode, 401)
+  t.equal(res.json().error, 'invalid_token')
+  t.equal((await app.inject({ url: '/auth/verify', headers: bearer(tokens.access_token) })).statusCode, 204, 'the real token still passes')
+})
