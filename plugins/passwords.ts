@@ -1,6 +1,8 @@
 import fp from 'fastify-plugin'
 import argon2 from 'argon2'
 import { randomBytes } from 'node:crypto'
+import { availableParallelism } from 'node:os'
+import { createLimiter } from '../src/lib/limiter'
 import type { FastifyInstance } from 'fastify'
 import './config'
 
@@ -23,21 +25,26 @@ declare module 'fastify' {
   }
 }
 
-/** Argon2id hashing with the configured cost (never below OWASP's minimum). */
+/**
+ * Argon2id hashing with the configured cost (never below OWASP's minimum). At most one
+ * computation per core runs at a time: more would not finish sooner, and each holds its
+ * memory cost (19 MiB by default) that the allocator then keeps.
+ */
 async function passwords (fastify: FastifyInstance): Promise<void> {
   const options = { type: argon2.argon2id as 2, ...fastify.config.argon2 }
+  const limit = createLimiter(availableParallelism())
   const dummyHash = await argon2.hash(randomBytes(32).toString('base64url'), options)
 
   async function verify (hash: string, password: string): Promise<boolean> {
     try {
-      return await argon2.verify(hash, password)
+      return await limit(() => argon2.verify(hash, password))
     } catch {
       return false
     }
   }
 
   fastify.decorate('passwords', {
-    hash: (password: string) => argon2.hash(password, options),
+    hash: (password: string) => limit(() => argon2.hash(password, options)),
     verify,
     async verifyDummy (password: string) {
       await verify(dummyHash, password)

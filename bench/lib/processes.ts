@@ -123,7 +123,10 @@ export function freePort (): Promise<number> {
     server.listen(0, HOST, () => {
       const address = server.address()
       const port = typeof address === 'object' && address !== null ? address.port : 0
-      server.close(() => { port > 0 ? resolve(port) : reject(new Error('could not pick a free port')) })
+      server.close(() => {
+        if (port > 0) resolve(port)
+        else reject(new Error('could not pick a free port'))
+      })
     })
   })
 }
@@ -208,6 +211,26 @@ export function cpuMs (pid: number): number | undefined {
     const stime = Number(fields[12])
     if (!Number.isFinite(utime) || !Number.isFinite(stime)) return undefined
     return (utime + stime) * 1000 / CLOCK_TICKS
+  } catch {
+    return undefined
+  }
+}
+
+export interface MachineCpu {
+  /** milliseconds of CPU time spent busy, summed over all CPUs */
+  busyMs: number
+  /** milliseconds stolen by the hypervisor, summed over all CPUs */
+  stealMs: number
+}
+
+/** Machine-wide CPU counters from /proc/stat; undefined when unavailable. */
+export function machineCpu (): MachineCpu | undefined {
+  try {
+    const line = fs.readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]
+    const [user, nice, system, , , irq, softirq, steal] = line.trim().split(/\s+/).slice(1).map(Number)
+    const busy = user + nice + system + irq + softirq
+    if (!Number.isFinite(busy)) return undefined
+    return { busyMs: busy * 1000 / CLOCK_TICKS, stealMs: (steal ?? 0) * 1000 / CLOCK_TICKS }
   } catch {
     return undefined
   }

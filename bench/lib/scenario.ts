@@ -1,8 +1,8 @@
 /**
  * The interface every scenario implements. A run sets every selected scenario up, then
- * measures them round after round in a fixed order (reference, subject, reference,
- * subject, ...), so that each figure can be put over a reference measured moments before
- * it, and finally asks each scenario to summarise its rounds into table rows.
+ * measures them round after round, alternating (reference, subject in odd rounds; subject,
+ * reference in even ones), so that each figure can be put over a reference measured moments
+ * before or after it, and finally asks each scenario to summarise its rounds into table rows.
  */
 import type { LoadFigures } from './load'
 import type { NodeChild } from './processes'

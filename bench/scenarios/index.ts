@@ -1,0 +1,20 @@
+/**
+ * Every scenario, in the order a round measures them. A new scenario is one module in this
+ * folder exporting a ScenarioFactory, plus one line here.
+ */
+import type { ScenarioFactory } from '../lib/scenario'
+import reference from './reference'
+import verify from './verify'
+import usersMe from './users-me'
+import peer from './peer'
+import login from './login'
+import memoryStart from './memory-start'
+
+export const SCENARIOS: ReadonlyArray<{ name: string, create: ScenarioFactory }> = [
+  { name: 'reference', create: reference },
+  { name: 'verify', create: verify },
+  { name: 'users-me', create: usersMe },
+  { name: 'peer', create: peer },
+  { name: 'login', create: login },
+  { name: 'memory-start', create: memoryStart }
+]
