@@ -5,7 +5,6 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import fs from 'node:fs'
 import http from 'node:http'
-import net from 'node:net'
 import path from 'node:path'
 
 /** Only loopback addresses are ever used. */
@@ -114,22 +113,7 @@ export function killAllSync (): void {
   live.clear()
 }
 
-/** A port that was free a moment ago on the loopback address. */
-export function freePort (): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer()
-    server.unref()
-    server.once('error', reject)
-    server.listen(0, HOST, () => {
-      const address = server.address()
-      const port = typeof address === 'object' && address !== null ? address.port : 0
-      server.close(() => {
-        if (port > 0) resolve(port)
-        else reject(new Error('could not pick a free port'))
-      })
-    })
-  })
-}
+export { freePort } from '../../src/lib/embedded-db'
 
 export interface HttpResponse {
   status: number

@@ -57,3 +57,13 @@ export async function expectStatus (url: string, status: number, headers: Record
   const res = await request(url, { headers })
   if (res.status !== status) throw new Error(`GET ${url} answered ${res.status}, expected ${status}: ${res.body.slice(0, 300)}`)
 }
+
+/** One POST /auth/login request per account, for autocannon to cycle through. */
+export function loginRequests (accounts: Account[]) {
+  return accounts.map((a) => ({
+    method: 'POST' as const,
+    path: '/auth/login',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ username: a.username, password: a.password })
+  }))
+}

@@ -4,7 +4,7 @@ import { measureLoad, type LoadSpec } from '../lib/load'
 import { firstMessage, spawnNode } from '../lib/processes'
 import type { BenchContext, RoundResult, Row, Scenario, Server } from '../lib/scenario'
 import { median, percentile } from '../lib/stats'
-import { login, newAccount, register, type Account } from '../lib/warden'
+import { login, loginRequests, newAccount, register, type Account } from '../lib/warden'
 import type { Argon2Figures } from '../workers/argon2-verify'
 
 /**
@@ -21,12 +21,7 @@ export default function loginScenario (): Scenario {
     return {
       url: s.url,
       path: '/auth/login',
-      requests: accounts.map((a) => ({
-        method: 'POST',
-        path: '/auth/login',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ username: a.username, password: a.password })
-      })),
+      requests: loginRequests(accounts),
       connections,
       warmup: ctx.options.quick ? 1 : 2,
       duration: ctx.options.loginDuration,

@@ -4,7 +4,7 @@ import { measureLoad } from '../lib/load'
 import { delay, rssBytes } from '../lib/processes'
 import type { BenchContext, RoundResult, Row, Scenario, Server } from '../lib/scenario'
 import { median, sum } from '../lib/stats'
-import { accountWithToken, newAccount, register, type Account } from '../lib/warden'
+import { accountWithToken, loginRequests, newAccount, register, type Account } from '../lib/warden'
 
 /**
  * Memory and start-up of a fresh Warden process, with the database already up:
@@ -76,12 +76,7 @@ export default function memoryStart (): Scenario {
         logins = await measureLoad({
           url: warden.url,
           path: '/auth/login',
-          requests: accounts.map((a) => ({
-            method: 'POST',
-            path: '/auth/login',
-            headers: { 'content-type': 'application/json' },
-            body: JSON.stringify({ username: a.username, password: a.password })
-          })),
+          requests: loginRequests(accounts),
           connections: 2 * ctx.cores,
           warmup: 0,
           duration: ctx.options.quick ? 1 : 2,

@@ -516,7 +516,8 @@ async function terminate (child: ChildProcess, graceMs: number): Promise<void> {
 // ---------------------------------------------------------------------------
 // Small helpers
 
-function freePort (): Promise<number> {
+/** A port that was free a moment ago on the loopback address. */
+export function freePort (): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = net.createServer()
     server.unref()

@@ -1,23 +1,14 @@
 import t from 'tap'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
-import { createServer } from 'node:net'
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { createInterface } from 'node:readline'
 import { createRemoteJWKSet, jwtVerify } from 'jose'
+import { freePort } from '../../src/lib/embedded-db'
 
 const ROOT = resolve(__dirname, '..', '..')
-
-async function freePort (): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1')
-  await once(server, 'listening')
-  const { port } = server.address() as { port: number }
-  server.close()
-  await once(server, 'close')
-  return port
-}
 
 /** Resolves with the first JSON log line of `child` whose msg matches, or rejects when it exits first. */
 function waitForLog (child: ChildProcess, pattern: RegExp): Promise<Record<string, unknown>> {
