@@ -1,5 +1,6 @@
 import closeWithGrace from 'close-with-grace'
 import pino from 'pino'
+import { availableParallelism } from 'node:os'
 import { loadConfig, ConfigError, type Config } from './config'
 import { buildApp, loggerOptions } from './app'
 import { startDatabase, redactUri, DatabaseUnavailableError, type DatabaseHandle } from './lib/embedded-db'
@@ -11,6 +12,10 @@ function fail (message: string): never {
 }
 
 async function main (): Promise<void> {
+  // libuv's pool runs the argon2 computations; one thread per core is all they can use, and
+  // every extra thread would keep its own 19 MiB allocator arena after a login. Must be set
+  // before the pool's first use (an explicit value in the environment wins).
+  process.env.UV_THREADPOOL_SIZE ??= String(availableParallelism())
   let config: Config
   try {
     config = loadConfig(process.env)
