@@ -44,25 +44,20 @@ async function accountState (fastify: FastifyInstance): Promise<void> {
   for (const u of lockedUsers) locked.set(String(u._id), (u.locked_until as Date).getTime())
   for (const s of revokedSessions) revoked.set(s._id, (s.revoked_at as Date).getTime() + accessTtlMs)
 
-  function isLocked (userId: string): boolean {
-    const until = locked.get(userId)
+  /** Whether `key` is held in `entries` until a time still to come; forgets it once past. */
+  function holds (entries: Map<string, number>, key: string): boolean {
+    const until = entries.get(key)
     if (until === undefined) return false
     if (until > Date.now()) return true
-    locked.delete(userId)
+    entries.delete(key)
     return false
   }
 
-  function isRevoked (sessionId: string): boolean {
-    const until = revoked.get(sessionId)
-    if (until === undefined) return false
-    if (until > Date.now()) return true
-    revoked.delete(sessionId)
-    return false
-  }
+  const isLocked = (userId: string): boolean => holds(locked, userId)
 
   fastify.decorate('accountState', {
     check (auth: AuthContext) {
-      if (revoked.size !== 0 && isRevoked(auth.sessionId)) return new errors.TokenRevoked()
+      if (revoked.size !== 0 && holds(revoked, auth.sessionId)) return new errors.TokenRevoked()
       if (locked.size !== 0 && isLocked(auth.userId)) return new errors.AccountLocked()
       return null
     },

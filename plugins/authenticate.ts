@@ -10,8 +10,6 @@ declare module 'fastify' {
   interface FastifyInstance {
     /** onRequest hook: a valid, unrevoked bearer token of an unlocked account, or a 401/403. */
     authenticate: AuthenticateHook
-    /** onRequest hook factory: `authenticate` plus a required role (403 `forbidden`). */
-    requireRole(role: string): AuthenticateHook
   }
   interface FastifyRequest {
     /** Set by the `authenticate` hook; null on routes that do not use it. */
@@ -59,13 +57,6 @@ async function authenticate (fastify: FastifyInstance): Promise<void> {
     const err = verify(request)
     if (err === null) done()
     else done(err)
-  })
-  fastify.decorate('requireRole', function (role: string): AuthenticateHook {
-    return function (request, reply, done) {
-      const err = verify(request) ?? ((request.auth as AuthContext).roles.includes(role) ? null : new errors.Forbidden(role))
-      if (err === null) done()
-      else done(err)
-    }
   })
 }
 

@@ -82,19 +82,19 @@ interface KeyMaterial {
 
 /** The newest signing key of `alg`, created on first start. Concurrent starts agree on one. */
 async function asymmetricKey (db: Database, alg: AsymmetricAlgorithm): Promise<KeyMaterial> {
-  const newest = () => db.signingKeys.findOne({ alg }).sort({ generation: -1 }).lean()
-  let key = await newest()
-  if (key === null) {
+  const keys = () => db.signingKeys.find({ alg }).sort({ generation: -1 }).lean()
+  let all = await keys()
+  if (all.length === 0) {
     const generated = await generateSigningKey(alg)
     try {
       await db.signingKeys.create({ _id: generated.kid, alg, generation: 1, public_jwk: generated.publicJwk, private_pem: generated.privatePem })
     } catch (err) {
       if ((err as { code?: number }).code !== 11000) throw err // another instance won the race
     }
-    key = await newest()
-    if (key === null) throw new Error('signing key vanished after creation')
+    all = await keys()
+    if (all.length === 0) throw new Error('signing key vanished after creation')
   }
-  const all = await db.signingKeys.find({ alg }).sort({ generation: -1 }).lean()
+  const key = all[0]
   const publicJwk = key.public_jwk as JsonWebKey
   return {
     kid: key._id,
