@@ -1,25 +1,43 @@
 import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
-import { trusted } from 'mongoose'
 import { errors } from '../src/errors'
 import type { AuthContext } from './tokens'
+import type { StateChange } from './stores/state-changes'
 import './config'
-import './db'
+import './propagation'
+import './stores/users'
+import './stores/sessions'
+import './stores/state-changes'
+
+/** The `until` of a lock without an end. */
+export const PERMANENT = 8_640_000_000_000_000
+
+export interface LockOptions {
+  /** When the lock ends; omitted: never (until unlocked). */
+  until?: Date
+  reason: string
+}
 
 /**
- * What the authentication hook must know beyond a token's signature, kept in memory so
- * that no protected request waits on the database: which accounts are locked and which
- * sessions are revoked. Loaded at start; every change made through this instance updates
- * it at once.
+ * The one owner of account state: which accounts are locked and which sessions are revoked.
+ * Every change is one call here: it persists through the stores, updates this instance's
+ * memory, then publishes on the propagation seam. Everything else asks this plugin; the
+ * authentication hook reads its memory, so no protected request waits on the database.
  */
 export interface AccountState {
   /** The error a request with this context must get, or null when it may pass. */
   check(auth: AuthContext): Error | null
-  lock(userId: string, until: Date): void
-  unlock(userId: string): void
   isLocked(userId: string): boolean
-  /** Access tokens of the session stop working; remembered until they would have expired anyway. */
-  revokeSession(sessionId: string, revokedAt: Date): void
+  /** When the lock of a locked account ends (ms; PERMANENT for no end), else undefined. */
+  lockedUntil(userId: string): number | undefined
+  /** Locks an account: its live tokens and its logins are refused. False when there is no such user. */
+  lock(userId: string, options: LockOptions): Promise<boolean>
+  /** Unlocks an account. False when there is no such user. */
+  unlock(userId: string): Promise<boolean>
+  /** Ends one session: its refresh token and access tokens stop working. False when it was not live. */
+  revokeSession(sessionId: string): Promise<boolean>
+  /** Ends every session of a user (but `exceptSessionId`): logout-all, password change, deletion. */
+  revokeUser(userId: string, exceptSessionId?: string): Promise<number>
 }
 
 declare module 'fastify' {
@@ -29,20 +47,36 @@ declare module 'fastify' {
 }
 
 async function accountState (fastify: FastifyInstance): Promise<void> {
-  const { users, sessions } = fastify.db
+  const { users, sessions, stateChanges, propagation } = fastify
   /** user id -> locked until (ms) */
   const locked = new Map<string, number>()
   /** session id -> forget after (ms): when every access token of the session has expired */
   const revoked = new Map<string, number>()
   const accessTtlMs = fastify.config.jwt.accessTokenTtl * 1000
 
-  const now = new Date()
-  const [lockedUsers, revokedSessions] = await Promise.all([
-    users.find({ locked_until: trusted({ $gt: now }) }, { locked_until: 1 }).lean(),
-    sessions.find({ revoked_at: trusted({ $gt: new Date(now.getTime() - accessTtlMs) }) }, { revoked_at: 1 }).lean()
-  ])
-  for (const u of lockedUsers) locked.set(String(u._id), (u.locked_until as Date).getTime())
-  for (const s of revokedSessions) revoked.set(s._id, (s.revoked_at as Date).getTime() + accessTtlMs)
+  function apply (change: StateChange): void {
+    switch (change.kind) {
+      case 'lock':
+        if (change.userId !== undefined) locked.set(change.userId, change.until)
+        break
+      case 'unlock':
+        if (change.userId !== undefined) locked.delete(change.userId)
+        break
+      case 'session_revoked':
+        if (change.sessionId !== undefined) revoked.set(change.sessionId, change.until)
+        break
+    }
+  }
+
+  for (const change of await stateChanges.live(Date.now())) apply(change)
+  propagation.onRemote(apply)
+
+  /** Journals a change, applies it here, then tells the other instances. */
+  async function change (c: StateChange): Promise<void> {
+    const stored = await stateChanges.append(c)
+    apply(stored)
+    propagation.publish(stored)
+  }
 
   /** Whether `key` is held in `entries` until a time still to come; forgets it once past. */
   function holds (entries: Map<string, number>, key: string): boolean {
@@ -53,19 +87,53 @@ async function accountState (fastify: FastifyInstance): Promise<void> {
     return false
   }
 
-  const isLocked = (userId: string): boolean => holds(locked, userId)
+  const isLocked = (userId: string): boolean => locked.size !== 0 && holds(locked, userId)
+
+  async function revokeSessions (ids: string[], at: number): Promise<void> {
+    await Promise.all(ids.map((sessionId) => change({ kind: 'session_revoked', sessionId, at, until: at + accessTtlMs })))
+  }
 
   fastify.decorate('accountState', {
     check (auth: AuthContext) {
       if (revoked.size !== 0 && holds(revoked, auth.sessionId)) return new errors.TokenRevoked()
-      if (locked.size !== 0 && isLocked(auth.userId)) return new errors.AccountLocked()
+      if (isLocked(auth.userId)) return new errors.AccountLocked()
       return null
     },
-    lock (userId: string, until: Date) { locked.set(userId, until.getTime()) },
-    unlock (userId: string) { locked.delete(userId) },
     isLocked,
-    revokeSession (sessionId: string, revokedAt: Date) { revoked.set(sessionId, revokedAt.getTime() + accessTtlMs) }
+    lockedUntil (userId: string) {
+      return isLocked(userId) ? locked.get(userId) : undefined
+    },
+    async lock (userId: string, options: LockOptions) {
+      const until = options.until ?? new Date(PERMANENT)
+      if (!await users.setLock(userId, until, options.reason)) return false
+      await change({ kind: 'lock', userId, at: Date.now(), until: until.getTime() })
+      return true
+    },
+    async unlock (userId: string) {
+      if (!await users.setLock(userId, null, null)) return false
+      await stateChanges.forgetLocks(userId)
+      const at = Date.now()
+      await change({ kind: 'unlock', userId, at, until: at + accessTtlMs })
+      return true
+    },
+    async revokeSession (sessionId: string) {
+      const now = new Date()
+      const session = await sessions.revoke(sessionId, now)
+      if (session === null) return false
+      await revokeSessions([sessionId], now.getTime())
+      return true
+    },
+    async revokeUser (userId: string, exceptSessionId?: string) {
+      const now = new Date()
+      const ids = await sessions.revokeAllOfUser(userId, now, exceptSessionId)
+      await revokeSessions(ids, now.getTime())
+      return ids.length
+    }
   } satisfies AccountState)
 }
 
-export default fp(accountState, { name: 'account-state', fastify: '5.x', dependencies: ['config', 'db'] })
+export default fp(accountState, {
+  name: 'account-state',
+  fastify: '5.x',
+  dependencies: ['config', 'propagation', 'users-store', 'sessions-store', 'state-changes-store']
+})

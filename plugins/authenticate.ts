@@ -1,19 +1,34 @@
 import fp from 'fastify-plugin'
 import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
 import { errors } from '../src/errors'
+import { DEFAULT_ROLES, missing, type Requirement, type RoleMap } from '../src/lib/rbac'
 import type { AuthContext } from './tokens'
 import './account-state'
 
 export type AuthenticateHook = (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction) => void
 
+/**
+ * What a route declares in its `config.auth`: `false` for a public route, `true` for any
+ * signed-in user, or the roles and permissions it needs. Every route under routes/ must say.
+ */
+export type RouteAuth = false | true | Requirement
+
 declare module 'fastify' {
   interface FastifyInstance {
     /** onRequest hook: a valid, unrevoked bearer token of an unlocked account, or a 401/403. */
     authenticate: AuthenticateHook
+    /** An onRequest hook (after `authenticate`) that answers 403 forbidden unless the bearer meets `requirement`. */
+    authorize(requirement: Requirement): AuthenticateHook
+    /** The role → permission map in force. */
+    roleMap: RoleMap
   }
   interface FastifyRequest {
-    /** Set by the `authenticate` hook; null on routes that do not use it. */
-    auth: AuthContext | null
+    /** The bearer's context. Set by the `authenticate` hook: only read it on routes that declare `auth`. */
+    auth: AuthContext
+  }
+  interface FastifyContextConfig {
+    /** Who may call the route (see RouteAuth). */
+    auth?: RouteAuth
   }
 }
 
@@ -36,6 +51,7 @@ function bearerToken (header: string | undefined): string | undefined {
  */
 async function authenticate (fastify: FastifyInstance): Promise<void> {
   const { tokens, accountState } = fastify
+  const roleMap = DEFAULT_ROLES
 
   function verify (request: FastifyRequest): Error | null {
     const token = bearerToken(request.headers.authorization)
@@ -52,11 +68,20 @@ async function authenticate (fastify: FastifyInstance): Promise<void> {
     return null
   }
 
-  fastify.decorateRequest('auth', null)
+  // A placeholder only: the hook sets a fresh context object on every authenticated request.
+  fastify.decorateRequest('auth', null as unknown as AuthContext)
+  fastify.decorate('roleMap', roleMap)
   fastify.decorate('authenticate', function (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction) {
     const err = verify(request)
     if (err === null) done()
     else done(err)
+  })
+  fastify.decorate('authorize', function (requirement: Requirement): AuthenticateHook {
+    return function authorizeHook (request, reply, done) {
+      const lacking = missing(requirement, request.auth.roles, roleMap)
+      if (lacking === undefined) done()
+      else done(new errors.Forbidden(lacking))
+    }
   })
 }
 

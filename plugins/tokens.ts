@@ -1,11 +1,12 @@
 import fp from 'fastify-plugin'
-import fastifyJwt from '@fastify/jwt'
+import fastifyJwt, { type JWT } from '@fastify/jwt'
 import { createHash, randomUUID, type JsonWebKey } from 'node:crypto'
 import type { FastifyInstance } from 'fastify'
 import { errors } from '../src/errors'
 import { generateSigningKey, publicPemFromJwk, type AsymmetricAlgorithm } from '../src/lib/jwk'
-import type { Database } from './db'
+import type { SigningKeysStore } from './stores/signing-keys'
 import './config'
+import './stores/signing-keys'
 
 /** Claims of a Warden access token (RFC 9068 profile). */
 export interface AccessClaims {
@@ -81,26 +82,21 @@ interface KeyMaterial {
 }
 
 /** The newest signing key of `alg`, created on first start. Concurrent starts agree on one. */
-async function asymmetricKey (db: Database, alg: AsymmetricAlgorithm): Promise<KeyMaterial> {
-  const keys = () => db.signingKeys.find({ alg }).sort({ generation: -1 }).lean()
-  let all = await keys()
+async function asymmetricKey (store: SigningKeysStore, alg: AsymmetricAlgorithm): Promise<KeyMaterial> {
+  let all = await store.list(alg)
   if (all.length === 0) {
     const generated = await generateSigningKey(alg)
-    try {
-      await db.signingKeys.create({ _id: generated.kid, alg, generation: 1, public_jwk: generated.publicJwk, private_pem: generated.privatePem })
-    } catch (err) {
-      if ((err as { code?: number }).code !== 11000) throw err // another instance won the race
-    }
-    all = await keys()
+    // false: another instance stored its key first; both then use that one
+    await store.insert({ kid: generated.kid, alg, generation: 1, publicJwk: generated.publicJwk, privatePem: generated.privatePem })
+    all = await store.list(alg)
     if (all.length === 0) throw new Error('signing key vanished after creation')
   }
   const key = all[0]
-  const publicJwk = key.public_jwk as JsonWebKey
   return {
-    kid: key._id,
-    sign: key.private_pem,
-    verify: publicPemFromJwk(publicJwk),
-    jwks: all.map((k) => ({ ...(k.public_jwk as JsonWebKey & { kty: string }), kid: k._id, alg, use: 'sig' as const }))
+    kid: key.kid,
+    sign: key.privatePem,
+    verify: publicPemFromJwk(key.publicJwk),
+    jwks: all.map((k) => ({ ...(k.publicJwk as JsonWebKey & { kty: string }), kid: k.kid, alg, use: 'sig' as const }))
   }
 }
 
@@ -126,27 +122,34 @@ async function tokens (fastify: FastifyInstance): Promise<void> {
   const algorithm = options.algorithm
   const key = algorithm === 'HS256'
     ? symmetricKey(options.secret as string)
-    : await asymmetricKey(fastify.db, algorithm)
+    : await asymmetricKey(fastify.signingKeys, algorithm)
 
-  await fastify.register(fastifyJwt, {
-    secret: algorithm === 'HS256' ? key.sign : { private: key.sign, public: key.verify },
-    sign: {
-      algorithm,
-      kid: key.kid,
-      header: { alg: algorithm, typ: 'at+jwt' },
-      iss: options.issuer,
-      aud: options.audience.length === 1 ? options.audience[0] : options.audience,
-      expiresIn: options.accessTokenTtl // seconds: @fastify/jwt converts numbers to milliseconds
-    },
-    verify: {
-      algorithms: [algorithm],
-      allowedIss: options.issuer,
-      allowedAud: options.audience,
-      checkTyp: 'at+jwt',
-      requiredClaims: REQUIRED_CLAIMS,
-      cache: false
-    }
+  // @fastify/jwt stays inside this plugin: its decorators are registered in a child context
+  // that nothing else sees, and the rest of Warden uses `fastify.tokens`.
+  let jwt: JWT | undefined
+  await fastify.register(async function jwtScope (scope) {
+    await scope.register(fastifyJwt, {
+      secret: algorithm === 'HS256' ? key.sign : { private: key.sign, public: key.verify },
+      sign: {
+        algorithm,
+        kid: key.kid,
+        header: { alg: algorithm, typ: 'at+jwt' },
+        iss: options.issuer,
+        aud: options.audience.length === 1 ? options.audience[0] : options.audience,
+        expiresIn: options.accessTokenTtl // seconds: @fastify/jwt converts numbers to milliseconds
+      },
+      verify: {
+        algorithms: [algorithm],
+        allowedIss: options.issuer,
+        allowedAud: options.audience,
+        checkTyp: 'at+jwt',
+        requiredClaims: REQUIRED_CLAIMS,
+        cache: false
+      }
+    })
+    jwt = scope.jwt
   })
+  const signer = jwt as JWT
 
   /**
    * Tokens verified once, keyed by the tail of their signature (hashing the whole token on
@@ -166,7 +169,7 @@ async function tokens (fastify: FastifyInstance): Promise<void> {
     if (token.length > MAX_TOKEN_LENGTH) throw new errors.InvalidToken()
     let claims: AccessClaims
     try {
-      claims = fastify.jwt.verify<AccessClaims>(token)
+      claims = signer.verify<AccessClaims>(token)
     } catch (err) {
       throw (err as { code?: string }).code === 'FAST_JWT_EXPIRED' ? new errors.TokenExpired() : new errors.InvalidToken()
     }
@@ -183,11 +186,11 @@ async function tokens (fastify: FastifyInstance): Promise<void> {
     jwks: { keys: key.jwks },
     issueAccessToken (subject: TokenSubject, sessionId: string) {
       const tokenId = randomUUID()
-      const token = fastify.jwt.sign({ sub: subject.id, sid: sessionId, jti: tokenId, roles: subject.roles, preferred_username: subject.username })
+      const token = signer.sign({ sub: subject.id, sid: sessionId, jti: tokenId, roles: subject.roles, preferred_username: subject.username })
       return { token, expiresIn: options.accessTokenTtl, tokenId }
     },
     verifyAccessToken
   } satisfies Tokens)
 }
 
-export default fp(tokens, { name: 'tokens', fastify: '5.x', dependencies: ['config', 'db'] })
+export default fp(tokens, { name: 'tokens', fastify: '5.x', dependencies: ['config', 'signing-keys-store'] })

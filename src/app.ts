@@ -5,23 +5,27 @@ import formbody from '@fastify/formbody'
 import { randomUUID } from 'node:crypto'
 import type { LoggerOptions } from 'pino'
 import type { Config } from './config'
+import autoload from '@fastify/autoload'
+import path from 'node:path'
 import config from '../plugins/config'
 import errorHandler from '../plugins/error-handler'
 import openapi from '../plugins/openapi'
 import db from '../plugins/db'
+import usersStore from '../plugins/stores/users'
+import sessionsStore from '../plugins/stores/sessions'
+import signingKeysStore from '../plugins/stores/signing-keys'
+import stateChangesStore from '../plugins/stores/state-changes'
 import loginEvents from '../plugins/login-events'
+import propagation from '../plugins/propagation'
 import passwords from '../plugins/passwords'
 import tokens from '../plugins/tokens'
 import accountState from '../plugins/account-state'
 import authenticate from '../plugins/authenticate'
-import sessions from '../plugins/sessions'
-import accounts from '../plugins/accounts'
-import register from '../routes/auth/register'
-import login from '../routes/auth/login'
-import verify from '../routes/auth/verify'
-import me from '../routes/users/me'
-import jwks from '../routes/well-known/jwks'
-import health from '../routes/health/index'
+import profiles from '../plugins/accounts/profiles'
+import registration from '../plugins/accounts/registration'
+import logins from '../plugins/accounts/login'
+import administration from '../plugins/accounts/administration'
+import firstAdmin from '../plugins/accounts/first-admin'
 
 export interface AppOptions {
   config: Config
@@ -63,25 +67,38 @@ export function serverOptions (cfg: Config): FastifyServerOptions {
  * then the service plugins, then the routes that compose them. It never listens.
  */
 export default async function app (fastify: FastifyInstance, opts: AppOptions): Promise<void> {
+  // infrastructure
   await fastify.register(config, { config: opts.config })
   await fastify.register(errorHandler)
   await fastify.register(openapi)
   await fastify.register(formbody)
   await fastify.register(db, { uri: opts.mongodbUri })
+  // stores: the only code that touches each collection
+  await fastify.register(usersStore)
+  await fastify.register(sessionsStore)
+  await fastify.register(signingKeysStore)
+  await fastify.register(stateChangesStore)
   await fastify.register(loginEvents)
+  // services
+  await fastify.register(propagation)
   await fastify.register(passwords)
   await fastify.register(tokens)
   await fastify.register(accountState)
   await fastify.register(authenticate)
-  await fastify.register(sessions)
-  await fastify.register(accounts)
+  await fastify.register(profiles)
+  await fastify.register(registration)
+  await fastify.register(logins)
+  await fastify.register(administration)
+  await fastify.register(firstAdmin)
 
-  await fastify.register(register)
-  await fastify.register(login)
-  await fastify.register(verify)
-  await fastify.register(me)
-  await fastify.register(jwks)
-  await fastify.register(health)
+  // routes: one folder per resource; routes/autohooks.ts gives every route the guard it declares
+  await fastify.register(autoload, {
+    dir: path.join(__dirname, '..', 'routes'),
+    dirNameRoutePrefix: false,
+    autoHooks: true,
+    cascadeHooks: true,
+    ignorePattern: /\.d\.ts$/
+  })
 }
 
 /** A ready-to-use instance (tests, CLI, server). The caller closes it. */

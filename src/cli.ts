@@ -50,7 +50,7 @@ export function program (): Command {
     .action(async (opts: { username: string, role?: string[], email?: string }) => {
       const password = await readStdin()
       const roles = opts.role === undefined ? ['user'] : [...new Set(['user', ...opts.role])]
-      const created = await withWarden((app) => app.accounts.register({ username: opts.username, password, email: opts.email, roles }, localOrigin('warden cli')))
+      const created = await withWarden((app) => app.registration.create({ username: opts.username, password, email: opts.email, roles }, localOrigin('warden cli')))
       process.stdout.write(JSON.stringify({ id: created.id, username: created.username, roles: created.roles }) + '\n')
     })
 

@@ -16,7 +16,7 @@ export const errors = {
   TokenExpired: define('TOKEN_EXPIRED', 'The access token has expired', 401, false),
   TokenRevoked: define('TOKEN_REVOKED', 'The access token has been revoked', 401, false),
   AccountLocked: define('ACCOUNT_LOCKED', 'The account is locked', 403, false),
-  Forbidden: define('FORBIDDEN', 'This action requires the %s role', 403, false),
+  Forbidden: define('FORBIDDEN', 'This action requires %s', 403, false),
   // credentials and accounts
   InvalidCredentials: define('INVALID_CREDENTIALS', 'Invalid username or password', 401, false),
   InvalidGrant: define('INVALID_GRANT', 'The refresh token is invalid, expired or revoked', 401, false),

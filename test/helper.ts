@@ -61,9 +61,9 @@ export function decodePart (token: string, index: 0 | 1): Record<string, unknown
  * time passing or for an insider with the key: lets tests choose `exp`, `iss`, `typ`...
  */
 export async function forge (app: FastifyInstance, claims: JWTPayload, header: Record<string, unknown> = {}): Promise<string> {
-  const key = await app.db.signingKeys.findOne({ _id: app.tokens.kid }).lean()
+  const key = await app.signingKeys.get(app.tokens.kid)
   if (key === null) throw new Error('no signing key')
-  const privateKey = await importPKCS8(key.private_pem, key.alg)
+  const privateKey = await importPKCS8(key.privatePem, key.alg)
   const now = Math.floor(Date.now() / 1000)
   return new SignJWT({
     iss: app.config.jwt.issuer,
@@ -75,5 +75,5 @@ export async function forge (app: FastifyInstance, claims: JWTPayload, header: R
     roles: ['user'],
     preferred_username: 'alice',
     ...claims
-  }).setProtectedHeader({ alg: key.alg, typ: 'at+jwt', kid: key._id, ...header }).sign(privateKey)
+  }).setProtectedHeader({ alg: key.alg, typ: 'at+jwt', kid: key.kid, ...header }).sign(privateKey)
 }

@@ -5,6 +5,7 @@ import { responses } from '../../src/schemas/common'
 
 const login: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.post('/auth/login', {
+    config: { auth: false },
     schema: {
       tags: ['auth'],
       summary: 'Exchange a username and password for an access token and a refresh token',
@@ -13,7 +14,7 @@ const login: FastifyPluginAsyncTypebox = async (fastify) => {
       response: responses({ 200: TokenResponse }, 400, 401, 403, 429)
     }
   }, async (request, reply) => {
-    const tokens = await fastify.accounts.login(request.body.username, request.body.password, originOf(request))
+    const tokens = await fastify.logins.login(request.body.username, request.body.password, originOf(request))
     return reply.header('cache-control', 'no-store').send(tokens)
   })
 }

@@ -1,11 +1,11 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { errors } from '../../src/errors'
 import { originOf } from '../../src/lib/origin'
 import { RegisterBody, PublicUser } from '../../src/schemas/auth'
 import { responses } from '../../src/schemas/common'
 
 const register: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.post('/auth/register', {
+    config: { auth: false },
     schema: {
       tags: ['auth'],
       summary: 'Create an account',
@@ -14,8 +14,7 @@ const register: FastifyPluginAsyncTypebox = async (fastify) => {
       response: responses({ 201: PublicUser }, 400, 403, 409)
     }
   }, async (request, reply) => {
-    if (fastify.config.registration === 'closed') throw new errors.RegistrationClosed()
-    const user = await fastify.accounts.register(request.body, originOf(request))
+    const user = await fastify.registration.signUp(request.body, originOf(request))
     return reply.code(201).send({ id: user.id, username: user.username, roles: user.roles })
   })
 }

@@ -7,12 +7,14 @@ const Status = Type.Object({ status: Type.Literal('ok') })
 
 const health: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.get('/health/live', {
+    config: { auth: false },
     schema: { tags: ['health'], summary: 'The process is up', response: { 200: Status } }
   }, function (request, reply) {
     reply.send({ status: 'ok' })
   })
 
   fastify.get('/health/ready', {
+    config: { auth: false },
     schema: { tags: ['health'], summary: 'The database answers (503 while it does not)', response: responses({ 200: Status }, 503) }
   }, async () => {
     if (!await fastify.db.ping()) throw new errors.NotReady()

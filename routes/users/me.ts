@@ -2,12 +2,11 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { errors } from '../../src/errors'
 import { Profile } from '../../src/schemas/auth'
 import { bearer, responses } from '../../src/schemas/common'
-import type { AuthContext } from '../../plugins/tokens'
 
 const me: FastifyPluginAsyncTypebox = async (fastify) => {
-  const { accounts } = fastify
+  const { profiles } = fastify
   fastify.get('/users/me', {
-    onRequest: fastify.authenticate,
+    config: { auth: true },
     schema: {
       tags: ['users'],
       summary: 'The signed-in user',
@@ -15,10 +14,10 @@ const me: FastifyPluginAsyncTypebox = async (fastify) => {
       response: responses({ 200: Profile }, 401, 403)
     }
   }, function (request, reply) {
-    const userId = (request.auth as AuthContext).userId
-    const cached = accounts.cachedProfile(userId)
+    const userId = request.auth.userId
+    const cached = profiles.cached(userId)
     if (cached !== undefined) return reply.send(cached)
-    accounts.profile(userId).then(
+    profiles.get(userId).then(
       (profile) => reply.send(profile ?? new errors.InvalidToken()),
       (err: Error) => reply.send(err)
     )

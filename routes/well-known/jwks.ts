@@ -17,6 +17,7 @@ const Jwks = Type.Object({
 
 const jwks: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.get('/.well-known/jwks.json', {
+    config: { auth: false },
     schema: {
       tags: ['well-known'],
       summary: 'Public keys that verify Warden access tokens',

@@ -32,7 +32,7 @@ t.test('warden user create --password-stdin creates an admin the server knows', 
   const app = await build(t, env)
   const login = await app.inject({ method: 'POST', url: '/auth/login', payload: { username: 'root', password: 'an admin passphrase' } })
   t.equal(login.statusCode, 200, 'the trailing newline of stdin is not part of the password')
-  const event = await app.loginEvents.model.findOne({ type: 'register' }).lean()
+  const [event] = await app.loginEvents.find({ type: 'register' })
   t.match(event, { outcome: 'success', ip: '127.0.0.1', user_agent: 'warden cli' })
 })
 

@@ -33,10 +33,11 @@ t.test('each login opens its own session with a hashed refresh token', async (t)
   const sid1 = decodePart(first.access_token, 1).sid
   const sid2 = decodePart(second.access_token, 1).sid
   t.not(sid1, sid2)
-  const sessions = await app.db.sessions.find({ user_id: user.id }).lean()
-  t.equal(sessions.length, 2)
-  t.notMatch(JSON.stringify(sessions), first.refresh_token, 'refresh token is not stored in clear')
-  t.same(sessions.map((s) => s._id).sort(), [sid1, sid2].sort())
+  const sessions = await app.sessions.listLive(user.id)
+  t.same(sessions.map((s) => s.id).sort(), [sid1, sid2].sort())
+  const stored = await app.db.connection.collection('sessions').find({}).toArray()
+  t.equal(stored.length, 2)
+  t.notMatch(JSON.stringify(stored), first.refresh_token, 'refresh token is not stored in clear')
 })
 
 t.test('unknown user and wrong password get the same 401 body', async (t) => {
@@ -57,7 +58,7 @@ t.test('every attempt becomes a login event; none holds a secret', async (t) => 
   const tokens = await login(app, 'ALICE')
   await app.inject({ method: 'POST', url: '/auth/login', payload: { username: 'alice', password: 'wrong password!' } })
   await app.inject({ method: 'POST', url: '/auth/login', headers: { 'user-agent': 'probe/1.0' }, payload: { username: 'nobody', password: 'whatever-it-is' } })
-  const events = await app.loginEvents.model.find({ type: 'login' }).sort({ at: 1 }).lean()
+  const events = (await app.loginEvents.find({ type: 'login' })).reverse()
   t.match(events, [
     { outcome: 'success', username: 'alice', session_id: decodePart(tokens.access_token, 1).sid },
     { outcome: 'failure', reason: 'bad_password', username: 'alice' },
@@ -82,11 +83,11 @@ t.test('login updates last_login_at shown by /users/me', async (t) => {
 t.test('a locked account cannot log in even with the right password', async (t) => {
   const app = await build(t)
   const user = await register(app)
-  app.accountState.lock(user.id, new Date(Date.now() + 60_000))
+  await app.accountState.lock(user.id, { until: new Date(Date.now() + 60_000), reason: 'admin' })
   const res = await app.inject({ method: 'POST', url: '/auth/login', payload: { username: 'alice', password: PASSWORD } })
   t.equal(res.statusCode, 403)
   t.equal(res.json().error, 'account_locked')
-  const event = await app.loginEvents.model.findOne({ type: 'login' }).lean()
+  const [event] = await app.loginEvents.find({ type: 'login' })
   t.match(event, { outcome: 'failure', reason: 'account_locked' })
 })
 
@@ -105,11 +106,12 @@ t.test('stored hashes made with weaker parameters are upgraded at the next login
   const app = await build(t)
   const user = await register(app)
   const weak = await argon2.hash(PASSWORD, { type: argon2.argon2id, memoryCost: 4096, timeCost: 1, parallelism: 1 })
-  await app.db.users.updateOne({ _id: user.id }, { $set: { password_hash: weak } })
+  // as a database written by an older, cheaper configuration would hold it
+  await app.db.connection.collection('users').updateOne({ username_key: 'alice' }, { $set: { password_hash: weak } })
   await login(app)
-  const stored = await app.db.users.findById(user.id).lean()
-  t.not(stored?.password_hash, weak)
-  t.match(stored?.password_hash, /m=19456/)
+  const stored = await app.users.findById(user.id)
+  t.not(stored?.passwordHash, weak)
+  t.match(stored?.passwordHash, /m=19456/)
   await login(app) // still the same password
 })
 
@@ -118,7 +120,7 @@ t.test('X-Forwarded-For is believed only when TRUST_PROXY says so', async (t) =>
     const app = await build(t, { TRUST_PROXY: trust })
     await register(app)
     await app.inject({ method: 'POST', url: '/auth/login', headers: { 'x-forwarded-for': '203.0.113.7' }, payload: { username: 'alice', password: 'wrong password!' } })
-    const event = await app.loginEvents.model.findOne({ type: 'login' }).lean()
+    const [event] = await app.loginEvents.find({ type: 'login' })
     t.equal(event?.ip, expected, `TRUST_PROXY=${trust}`)
   }
 })

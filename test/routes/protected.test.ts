@@ -113,16 +113,16 @@ t.test('a revoked session and a locked account are refused from memory', async (
   const { user, tokens } = await signUp(app)
   const sid = decodePart(tokens.access_token, 1).sid as string
 
-  app.accountState.lock(user.id, new Date(Date.now() + 60_000))
+  await app.accountState.lock(user.id, { until: new Date(Date.now() + 60_000), reason: 'admin' })
   for (const url of ROUTES) {
     const res = await app.inject({ url, headers: bearer(tokens.access_token) })
     t.equal(res.statusCode, 403, url)
     t.equal(res.json().error, 'account_locked')
   }
-  app.accountState.unlock(user.id)
+  await app.accountState.unlock(user.id)
   t.equal((await app.inject({ url: '/users/me', headers: bearer(tokens.access_token) })).statusCode, 200)
 
-  app.accountState.revokeSession(sid, new Date())
+  await app.accountState.revokeSession(sid)
   const res = await app.inject({ url: '/auth/verify', headers: bearer(tokens.access_token) })
   t.equal(res.statusCode, 401)
   t.equal(res.json().error, 'token_revoked')
@@ -133,7 +133,7 @@ t.test('a lock stored in the database bites after a restart', async (t) => {
   t.teardown(() => dropTestDatabase(env.MONGODB_URI))
   const first = await build(t, env)
   const { user, tokens } = await signUp(first)
-  await first.db.users.updateOne({ _id: user.id }, { $set: { locked_until: new Date(Date.now() + 60_000) } })
+  await first.accountState.lock(user.id, { until: new Date(Date.now() + 60_000), reason: 'admin' })
   const second = await build(t, env)
   const res = await second.inject({ url: '/users/me', headers: bearer(tokens.access_token) })
   t.equal(res.statusCode, 403)

@@ -1,0 +1,87 @@
+import fp from 'fastify-plugin'
+import { trusted } from 'mongoose'
+import type { FastifyInstance } from 'fastify'
+import { stateChangeModel, type STATE_CHANGE_KINDS } from '../../src/models/state-change'
+import '../db'
+
+export type StateChangeKind = typeof STATE_CHANGE_KINDS[number]
+
+/** One change of account state, as stored and as propagated to other instances. */
+export interface StateChange {
+  /** Assigned by the store. */
+  id?: string
+  kind: StateChangeKind
+  userId?: string
+  sessionId?: string
+  kid?: string
+  /** ms since the epoch */
+  at: number
+  /** ms since the epoch: the change matters until then */
+  until: number
+}
+
+export interface StateChangesStore {
+  /** Journals a change; returns it with its id. */
+  append(change: StateChange): Promise<StateChange>
+  /** Every change that still matters at `now`, oldest first: what an instance loads at start. */
+  live(now: number): Promise<StateChange[]>
+  /** Removes the journalled locks of a user (after an unlock). */
+  forgetLocks(userId: string): Promise<void>
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    stateChanges: StateChangesStore
+  }
+}
+
+interface ChangeDoc {
+  _id: unknown
+  kind: StateChangeKind
+  user_id?: string | null
+  session_id?: string | null
+  kid?: string | null
+  at: Date
+  until: Date
+}
+
+function toChange (doc: ChangeDoc): StateChange {
+  const change: StateChange = { id: String(doc._id), kind: doc.kind, at: doc.at.getTime(), until: doc.until.getTime() }
+  if (doc.user_id != null) change.userId = doc.user_id
+  if (doc.session_id != null) change.sessionId = doc.session_id
+  if (doc.kid != null) change.kid = doc.kid
+  return change
+}
+
+/**
+ * The journal of locks, unlocks, revoked sessions and key rotations. Entries leave once they
+ * can no longer matter, so reading the live ones at start stays cheap however large the users,
+ * sessions and events collections grow. The only code that touches `state_changes`.
+ */
+async function stateChangesStore (fastify: FastifyInstance): Promise<void> {
+  const model = stateChangeModel(fastify.db.connection)
+  await fastify.db.ensureIndexes(model)
+
+  fastify.decorate('stateChanges', {
+    async append (change: StateChange) {
+      const doc = await model.create({
+        kind: change.kind,
+        user_id: change.userId ?? null,
+        session_id: change.sessionId ?? null,
+        kid: change.kid ?? null,
+        at: new Date(change.at),
+        until: new Date(change.until)
+      })
+      return { ...change, id: String(doc._id) }
+    },
+    async live (now: number) {
+      const docs = await model.find({ until: trusted({ $gt: new Date(now) }) }).sort({ _id: 1 }).lean<ChangeDoc[]>()
+      return docs.map(toChange)
+    },
+    async forgetLocks (userId: string) {
+      await model.deleteMany({ user_id: userId, kind: 'lock' })
+    }
+  } satisfies StateChangesStore)
+}
+
+export default fp(stateChangesStore, { name: 'state-changes-store', fastify: '5.x', dependencies: ['db'] })

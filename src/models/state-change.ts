@@ -1,0 +1,28 @@
+import { Schema, type InferSchemaType, type Connection, type Model } from 'mongoose'
+
+export const STATE_CHANGE_KINDS = ['lock', 'unlock', 'session_revoked', 'key_rotated'] as const
+
+/**
+ * The journal of account-state changes (locks, unlocks, revoked sessions, key rotations):
+ * small by construction, because an entry expires (`until`) once it can no longer affect a
+ * live token or a lock. Instances load the live entries at start and follow new ones.
+ */
+export const stateChangeSchema = new Schema({
+  kind: { type: String, required: true, enum: STATE_CHANGE_KINDS },
+  user_id: { type: String, default: null },
+  session_id: { type: String, default: null },
+  kid: { type: String, default: null },
+  at: { type: Date, required: true },
+  /** The entry matters until then (a lock's end; a revoked session's last access-token expiry). */
+  until: { type: Date, required: true }
+}, { collection: 'state_changes', versionKey: false, autoIndex: false, strict: 'throw' })
+
+stateChangeSchema.index({ until: 1 }, { expireAfterSeconds: 0 })
+stateChangeSchema.index({ user_id: 1, kind: 1 })
+
+export type StateChangeDoc = InferSchemaType<typeof stateChangeSchema>
+export type StateChangeModel = Model<StateChangeDoc>
+
+export function stateChangeModel (connection: Connection): StateChangeModel {
+  return connection.model<StateChangeDoc>('StateChange', stateChangeSchema)
+}
