@@ -11,12 +11,14 @@ import config from '../plugins/config'
 import errorHandler from '../plugins/error-handler'
 import openapi from '../plugins/openapi'
 import db from '../plugins/db'
+import redis from '../plugins/redis'
 import usersStore from '../plugins/stores/users'
 import sessionsStore from '../plugins/stores/sessions'
 import signingKeysStore from '../plugins/stores/signing-keys'
 import stateChangesStore from '../plugins/stores/state-changes'
 import loginEvents from '../plugins/login-events'
 import propagation from '../plugins/propagation'
+import notifier from '../plugins/notifier'
 import passwords from '../plugins/passwords'
 import tokens from '../plugins/tokens'
 import accountState from '../plugins/account-state'
@@ -73,6 +75,7 @@ export default async function app (fastify: FastifyInstance, opts: AppOptions): 
   await fastify.register(openapi)
   await fastify.register(formbody)
   await fastify.register(db, { uri: opts.mongodbUri })
+  await fastify.register(redis)
   // stores: the only code that touches each collection
   await fastify.register(usersStore)
   await fastify.register(sessionsStore)
@@ -81,6 +84,7 @@ export default async function app (fastify: FastifyInstance, opts: AppOptions): 
   await fastify.register(loginEvents)
   // services
   await fastify.register(propagation)
+  await fastify.register(notifier)
   await fastify.register(passwords)
   await fastify.register(tokens)
   await fastify.register(accountState)

@@ -1,59 +1,30 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander'
-import type { FastifyInstance } from 'fastify'
-import { loadConfig, ConfigError } from './config'
-import { buildApp } from './app'
-import { startDatabase, DatabaseUnavailableError } from './lib/embedded-db'
-import { localOrigin } from './lib/origin'
+import { ConfigError } from './config'
+import { DatabaseUnavailableError } from './lib/embedded-db'
+import { CommandFailed, UsageError } from './commands/context'
+import { userCommands } from './commands/user'
 import { version } from '../package.json'
 
-/** Reads all of standard input (for --password-stdin), without the trailing newline. */
-async function readStdin (): Promise<string> {
-  const chunks: Buffer[] = []
-  for await (const chunk of process.stdin) chunks.push(chunk as Buffer)
-  return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '')
-}
-
 /**
- * Runs `fn` against Warden's database, with the same configuration as the server. With
- * MONGODB_URI unset it uses the embedded database of a server running in the same folder,
- * or starts the embedded database for the duration of the command.
+ * The `warden` command line. Each group of commands lives in src/commands/ and registers
+ * itself here. Exit codes: 0 success, 1 failure, 2 usage; errors are one line on stderr.
  */
-async function withWarden<T> (fn: (app: FastifyInstance) => Promise<T>): Promise<T> {
-  const config = loadConfig({ LOG_LEVEL: 'warn', ...process.env })
-  const database = await startDatabase({ uri: config.mongodbUri, dataDir: config.dataDir, reuse: true })
-  try {
-    const app = await buildApp({ config, mongodbUri: database.uri })
-    try {
-      return await fn(app)
-    } finally {
-      await app.close()
-    }
-  } finally {
-    await database.stop()
-  }
-}
-
 export function program (): Command {
   const cli = new Command('warden')
     .description('Warden administration: runs against the database of the server configured by the same environment variables')
     .version(version)
     .exitOverride()
-
-  const user = cli.command('user').description('manage accounts')
-  user.command('create')
-    .description('create an account (the password policy applies)')
-    .requiredOption('--username <username>', 'login name')
-    .requiredOption('--password-stdin', 'read the password from standard input')
-    .option('--role <role...>', 'roles to grant (default: user)')
-    .option('--email <email>', 'e-mail address')
-    .action(async (opts: { username: string, role?: string[], email?: string }) => {
-      const password = await readStdin()
-      const roles = opts.role === undefined ? ['user'] : [...new Set(['user', ...opts.role])]
-      const created = await withWarden((app) => app.registration.create({ username: opts.username, password, email: opts.email, roles }, localOrigin('warden cli')))
-      process.stdout.write(JSON.stringify({ id: created.id, username: created.username, roles: created.roles }) + '\n')
-    })
-
+    .configureOutput({ outputError: (str, write) => { write(str.split('\n').find((l) => l.trim() !== '') + '\n') } })
+  userCommands(cli)
+  // Every subcommand exits like the program: usage mistakes with 2.
+  const override = (command: Command): void => {
+    for (const sub of command.commands) {
+      sub.exitOverride().configureOutput({ outputError: (str, write) => { write(str.split('\n').find((l) => l.trim() !== '') + '\n') } })
+      override(sub)
+    }
+  }
+  override(cli)
   return cli
 }
 
@@ -61,8 +32,16 @@ async function main (): Promise<void> {
   try {
     await program().parseAsync(process.argv)
   } catch (err) {
-    if (err instanceof CommanderError) process.exit(err.exitCode)
-    const known = err instanceof ConfigError || err instanceof DatabaseUnavailableError || typeof (err as { statusCode?: unknown }).statusCode === 'number'
+    if (err instanceof CommanderError) {
+      // help and version are not failures; every other commander error is a usage mistake
+      process.exit(err.exitCode === 0 ? 0 : 2)
+    }
+    if (err instanceof UsageError) {
+      process.stderr.write(`warden: ${err.message}\n`)
+      process.exit(2)
+    }
+    const known = err instanceof ConfigError || err instanceof DatabaseUnavailableError || err instanceof CommandFailed ||
+      typeof (err as { statusCode?: unknown }).statusCode === 'number'
     process.stderr.write(`warden: ${known ? (err as Error).message : `unexpected error: ${(err as Error).message}`}\n`)
     process.exit(1)
   }
