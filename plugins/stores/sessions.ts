@@ -27,6 +27,8 @@ export interface SessionsStore {
   /** Stores a new session for `userId`; `sessionId` may be chosen beforehand with `newSessionId()`. */
   create(userId: string, origin: Origin, sessionId?: string): Promise<NewSession>
   findById(id: string): Promise<SessionRecord | null>
+  /** The session a refresh token belongs to (found by the token's hash alone), or null. */
+  findByRefreshToken(refreshToken: string): Promise<SessionRecord | null>
   /** Marks one session revoked; the record as it was, or null when there is no live one. */
   revoke(id: string, at: Date): Promise<SessionRecord | null>
   /** Marks every live session of a user revoked (but `exceptId`); returns their ids. */
@@ -98,6 +100,10 @@ async function sessionsStore (fastify: FastifyInstance): Promise<void> {
     },
     async findById (id: string) {
       const doc = await model.findOne({ _id: id }, PROJECTION).lean<SessionDoc>()
+      return doc === null ? null : toRecord(doc)
+    },
+    async findByRefreshToken (refreshToken: string) {
+      const doc = await model.findOne({ refresh_token_hash: hashRefreshToken(refreshToken) }, PROJECTION).lean<SessionDoc>()
       return doc === null ? null : toRecord(doc)
     },
     async revoke (id: string, at: Date) {
