@@ -1,6 +1,8 @@
-import type { FastifyInstance, FastifyServerOptions } from 'fastify'
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import { importPKCS8, SignJWT, type JWTPayload } from 'jose'
 import { buildApp } from '../src/app'
+import configPlugin from '../plugins/config'
+import dbPlugin from '../plugins/db'
 import { loadConfig } from '../src/config'
 import { testDatabaseUri, dropTestDatabase } from './db'
 
@@ -76,4 +78,21 @@ export async function forge (app: FastifyInstance, claims: JWTPayload, header: R
     preferred_username: 'alice',
     ...claims
   }).setProtectedHeader({ alg: key.alg, typ: 'at+jwt', kid: key.kid, ...header }).sign(privateKey)
+}
+
+/**
+ * A bare Fastify with only the configuration plugin (and, when `withDatabase`, the db plugin on a
+ * database of its own): for testing one plugin alone, as it would be registered by the app.
+ */
+export async function bare (t: Teardown, env: Record<string, string> = {}, database: boolean | string = false): Promise<FastifyInstance> {
+  const app = Fastify({ logger: false })
+  await app.register(configPlugin, { config: loadConfig({ LOG_LEVEL: 'silent', ...env }) })
+  if (database !== false) {
+    // a database of its own, or the one named (shared with another instance of the test)
+    const uri = database === true ? testDatabaseUri() : database
+    await app.register(dbPlugin, { uri })
+    if (database === true) t.teardown(() => dropTestDatabase(uri))
+  }
+  t.teardown(() => app.close())
+  return app
 }

@@ -1,6 +1,7 @@
 import t from 'tap'
 import { createHmac } from 'node:crypto'
-import { build, signUp, bearer, forge, decodePart } from '../helper'
+import { build, signUp, login, bearer, forge, decodePart } from '../helper'
+import { localOrigin } from '../../src/lib/origin'
 import { testDatabaseUri, dropTestDatabase } from '../db'
 
 const ROUTES = ['/users/me', '/auth/verify']
@@ -150,6 +151,22 @@ t.test('a token of a deleted account no longer opens /users/me', async (t) => {
   const notAnId = await forge(app, { sub: 'not-an-object-id' })
   t.equal((await app.inject({ url: '/users/me', headers: bearer(notAnId) })).statusCode, 401)
   t.ok(user)
+})
+
+t.test('a deleted account\'s live tokens stop working at once, like after a logout-all', async (t) => {
+  const app = await build(t)
+  const { user, tokens } = await signUp(app)
+  const second = await login(app)
+  t.equal((await app.inject({ url: '/auth/verify', headers: bearer(tokens.access_token) })).statusCode, 204, 'cached as valid')
+  t.equal(await app.administration.remove(user.id, localOrigin('test')), true)
+  for (const token of [tokens.access_token, second.access_token]) {
+    for (const url of ROUTES) {
+      const res = await app.inject({ url, headers: bearer(token) })
+      t.equal(res.statusCode, 401, url)
+      t.equal(res.json().error, 'token_revoked', url)
+    }
+  }
+  t.equal(await app.administration.remove(user.id, localOrigin('test')), false, 'already gone')
 })
 
 t.test('a cached token does not vouch for a look-alike with the same signature', async (t) => {
