@@ -60,6 +60,8 @@ export function serverOptions (cfg: Config): FastifyServerOptions {
     trustProxy: cfg.trustProxy as boolean | string[],
     genReqId: () => randomUUID(),
     bodyLimit: 64 * 1024,
+    // The first start on an existing, large database builds the new indexes before serving.
+    pluginTimeout: 120_000,
     ajv: { customOptions: { removeAdditional: true, coerceTypes: 'array', useDefaults: true } }
   }
 }
