@@ -44,6 +44,9 @@ const EnvSchema = Type.Object({
 
 type Env = Static<typeof EnvSchema>
 
+/** Names of the environment variables Warden reads. */
+export const ENV_VARIABLES = Object.keys(EnvSchema.properties) as ReadonlyArray<keyof Env>
+
 export type JwtAlgorithm = Env['JWT_ALG']
 export type LogLevel = Env['LOG_LEVEL']
 
