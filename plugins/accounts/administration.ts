@@ -4,6 +4,7 @@ import { errors } from '../../src/errors'
 import type { Origin } from '../../src/lib/origin'
 import { usernameKey } from '../../src/lib/username'
 import { ADMIN_ROLE, DEFAULT_ROLE, permissionsOf, uncovered } from '../../src/lib/rbac'
+import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from '../../src/schemas/admin'
 import { PERMANENT } from '../account-state'
 import type { UserRecord } from '../stores/users'
 import type { NewAccount } from './registration'
@@ -24,9 +25,6 @@ export interface Actor {
    */
   roles?: readonly string[]
 }
-
-/** The operator of the `warden` command. */
-export const CLI_ACTOR: Actor = { id: null }
 
 /** An account as the admin API shows it: never a hash. */
 export interface AdminUser {
@@ -108,8 +106,6 @@ declare module 'fastify' {
   }
 }
 
-export const DEFAULT_PAGE_SIZE = 50
-export const MAX_PAGE_SIZE = 200
 const OBJECT_ID = /^[0-9a-f]{24}$/i
 
 function encodeCursor (key: string): string {

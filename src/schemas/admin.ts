@@ -1,6 +1,9 @@
 import { Type } from '@sinclair/typebox'
 import { PASSWORD_MAX_LENGTH } from '../lib/password-policy'
 
+export const DEFAULT_PAGE_SIZE = 50
+export const MAX_PAGE_SIZE = 200
+
 /** A type list rather than anyOf: serialised without a runtime schema check. */
 const Nullable = <T>(type: 'string' | 'boolean', extra: Record<string, unknown> = {}) =>
   Type.Unsafe<T | null>({ type: [type, 'null'], ...extra })
@@ -28,7 +31,7 @@ export const UserPage = Type.Object({
 })
 
 export const UserListQuery = Type.Object({
-  limit: Type.Integer({ minimum: 1, maximum: 200, default: 50 }),
+  limit: Type.Integer({ minimum: 1, maximum: MAX_PAGE_SIZE, default: DEFAULT_PAGE_SIZE }),
   cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 512, description: 'next_cursor of the previous page' })),
   q: Type.Optional(Type.String({ maxLength: 256, description: 'Part of the username, compared case-insensitively' })),
   locked: Type.Optional(Type.Boolean({ description: 'true: locked accounts only; false: unlocked only' })),
