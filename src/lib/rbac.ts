@@ -55,8 +55,7 @@ export const ADMIN_PERMISSIONS = {
   usersCreate: 'admin:users:create',
   usersUpdate: 'admin:users:update',
   usersDelete: 'admin:users:delete',
-  usersLock: 'admin:users:lock',
-  sessionsRevoke: 'admin:sessions:revoke'
+  usersLock: 'admin:users:lock'
 } as const
 
 const ROLE_NAME = /^[a-z][a-z0-9_.-]{0,63}$/
