@@ -22,6 +22,7 @@ async function openapi (fastify: FastifyInstance): Promise<void> {
       tags: [
         { name: 'auth', description: 'Registration, login and token checks' },
         { name: 'users', description: 'The signed-in user' },
+        { name: 'admin', description: 'Account administration: each route needs an admin permission' },
         { name: 'well-known', description: 'Discovery documents' },
         { name: 'health', description: 'Liveness and readiness probes' }
       ]

@@ -111,7 +111,13 @@ export default async function app (fastify: FastifyInstance, opts: AppOptions): 
 export async function buildApp (opts: AppOptions, overrides: FastifyServerOptions = {}): Promise<FastifyInstance> {
   const fastify = Fastify({ ...serverOptions(opts.config), ...overrides })
   // Not encapsulated: the caller sees the decorators (db, tokens, accounts...).
-  await fastify.register(fp(app, { name: 'warden' }), opts)
-  await fastify.ready()
+  try {
+    await fastify.register(fp(app, { name: 'warden' }), opts)
+    await fastify.ready()
+  } catch (err) {
+    // A plugin that failed at start (a bad first admin...) must not leave the database connection open.
+    await fastify.close().catch(() => {})
+    throw err
+  }
   return fastify
 }

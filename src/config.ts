@@ -1,6 +1,8 @@
 import envSchema from 'env-schema'
 import { Type, type Static } from '@sinclair/typebox'
+import { readFileSync } from 'node:fs'
 import { parseDuration } from './lib/duration'
+import { DEFAULT_ROLES, parseRoleMap, type RoleMap } from './lib/rbac'
 
 /** Argon2id floor: OWASP's minimum (m=19 MiB, t=2, p=1). Lower values are refused. */
 export const ARGON2_MIN = { memoryCost: 19456, timeCost: 2, parallelism: 1 }
@@ -39,7 +41,8 @@ const EnvSchema = Type.Object({
   ARGON2_MEMORY_KIB: Type.Integer({ default: ARGON2_MIN.memoryCost, minimum: ARGON2_MIN.memoryCost }),
   ARGON2_TIME_COST: Type.Integer({ default: ARGON2_MIN.timeCost, minimum: ARGON2_MIN.timeCost }),
   ARGON2_PARALLELISM: Type.Integer({ default: ARGON2_MIN.parallelism, minimum: ARGON2_MIN.parallelism, maximum: 16 }),
-  TOKEN_CACHE_SIZE: Type.Integer({ default: 10000, minimum: 0 })
+  TOKEN_CACHE_SIZE: Type.Integer({ default: 10000, minimum: 0 }),
+  RBAC_FILE: Type.Optional(Type.String({ minLength: 1, description: 'role -> permissions map, JSON or YAML' }))
 })
 
 type Env = Static<typeof EnvSchema>
@@ -77,6 +80,8 @@ export interface Config {
   dataDir: string
   argon2: { memoryCost: number, timeCost: number, parallelism: number }
   tokenCacheSize: number
+  /** The role → permission map in force: RBAC_FILE's, or the built-in one. */
+  roles: RoleMap
 }
 
 /** A configuration problem: its message is one line naming the variable. */
@@ -93,6 +98,22 @@ function duration (env: Env, name: keyof Env & string, minimum = 1): number {
     throw new ConfigError(`${name} must be a duration of at least ${minimum}s such as 900, 900s, 15m, 12h or 30d (got "${String(env[name])}")`)
   }
   return seconds
+}
+
+/** The role map of RBAC_FILE, read and checked once; the built-in map when unset. */
+function roleMap (file: string | undefined): RoleMap {
+  if (file === undefined) return DEFAULT_ROLES
+  let text: string
+  try {
+    text = readFileSync(file, 'utf8')
+  } catch (err) {
+    throw new ConfigError(`RBAC_FILE cannot be read: ${(err as Error).message.split('\n')[0]}`)
+  }
+  try {
+    return parseRoleMap(text)
+  } catch (err) {
+    throw new ConfigError(`RBAC_FILE ${file}: ${(err as Error).message}`)
+  }
 }
 
 const PROXY_ADDRESS = /^[0-9a-fA-F.:]+(\/\d{1,3})?$/
@@ -172,6 +193,7 @@ export function loadConfig (source: Record<string, string | undefined>): Config 
     logLevel: env.LOG_LEVEL,
     dataDir: env.DATA_DIR,
     argon2: { memoryCost: env.ARGON2_MEMORY_KIB, timeCost: env.ARGON2_TIME_COST, parallelism: env.ARGON2_PARALLELISM },
-    tokenCacheSize: env.TOKEN_CACHE_SIZE
+    tokenCacheSize: env.TOKEN_CACHE_SIZE,
+    roles: roleMap(env.RBAC_FILE)
   }
 }

@@ -25,6 +25,10 @@ export const errors = {
   InvalidUsername: define('INVALID_USERNAME', 'Username must be 3 to 64 letters, digits or . _ - @ +', 400),
   WeakPassword: define('WEAK_PASSWORD', '%s', 400),
   RegistrationClosed: define('REGISTRATION_CLOSED', 'Registration is closed; ask an administrator for an account', 403),
+  // administration
+  LastAdmin: define('LAST_ADMIN', 'This would leave no active administrator: make another account an admin first', 409),
+  CannotLockSelf: define('CANNOT_LOCK_SELF', 'An administrator cannot lock their own account', 409),
+  UnknownRole: define('UNKNOWN_ROLE', 'Unknown role: %s (the roles are %s)', 400),
   // generic
   ValidationError: define('VALIDATION_ERROR', '%s', 400),
   BadRequest: define('BAD_REQUEST', '%s', 400),

@@ -1,5 +1,5 @@
 import fp from 'fastify-plugin'
-import { isValidObjectId } from 'mongoose'
+import { isValidObjectId, trusted } from 'mongoose'
 import type { FastifyInstance } from 'fastify'
 import { errors } from '../../src/errors'
 import { userModel } from '../../src/models/user'
@@ -17,6 +17,7 @@ export interface UserRecord {
   lastLoginAt: Date | null
   lockedUntil: Date | null
   lockReason: string | null
+  lockNote: string | null
 }
 
 export interface NewUser {
@@ -25,6 +26,26 @@ export interface NewUser {
   email: string | null
   passwordHash: string
   roles: string[]
+}
+
+/** One page of the admin list: users in username-key order, after `afterKey`, matching every filter given. */
+export interface UserListQuery {
+  limit: number
+  /** The username key the previous page ended with. */
+  afterKey?: string
+  /** A substring of the username key (already normalised by the caller). */
+  keyContains?: string
+  role?: string
+  /** true: only accounts locked at `now`; false: only accounts not locked at `now`. */
+  locked?: boolean
+  now: Date
+}
+
+/** What an administrator may change on an account. */
+export interface UserChanges {
+  roles?: string[]
+  email?: string | null
+  lockNote?: string | null
 }
 
 export interface UsersStore {
@@ -40,6 +61,12 @@ export interface UsersStore {
   setLock(id: string, until: Date | null, reason: string | null): Promise<boolean>
   /** Deletes a user; false when there was none. */
   remove(id: string): Promise<boolean>
+  /** A page of users (see UserListQuery), in username-key order. */
+  list(query: UserListQuery): Promise<UserRecord[]>
+  /** Applies `changes` in one write; the user after it, or null when there is no such user. */
+  update(id: string, changes: UserChanges): Promise<UserRecord | null>
+  /** How many accounts have `role` and are not locked at `now`, `exceptId` left out. */
+  countActiveWithRole(role: string, now: Date, exceptId?: string): Promise<number>
 }
 
 declare module 'fastify' {
@@ -59,6 +86,7 @@ interface UserDoc {
   last_login_at?: Date | null
   locked_until?: Date | null
   lock_reason?: string | null
+  lock_note?: string | null
 }
 
 function toRecord (doc: UserDoc): UserRecord {
@@ -72,11 +100,18 @@ function toRecord (doc: UserDoc): UserRecord {
     createdAt: doc.created_at,
     lastLoginAt: doc.last_login_at ?? null,
     lockedUntil: doc.locked_until ?? null,
-    lockReason: doc.lock_reason ?? null
+    lockReason: doc.lock_reason ?? null,
+    lockNote: doc.lock_note ?? null
   }
 }
 
 const DUPLICATE_KEY = 11000
+
+/** A literal string as a regular expression. */
+const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+
+/** Accounts not locked at `now` (no lock, or one that has ended). */
+const unlockedAt = (now: Date) => [{ locked_until: null }, { locked_until: trusted({ $lte: now }) }]
 
 /** The only code that reads or writes the `users` collection. */
 async function usersStore (fastify: FastifyInstance): Promise<void> {
@@ -133,6 +168,35 @@ async function usersStore (fastify: FastifyInstance): Promise<void> {
       if (filter === null) return false
       const res = await model.deleteOne(filter)
       return res.deletedCount === 1
+    },
+    async list (query: UserListQuery) {
+      const filter: Record<string, unknown> = {}
+      const key: Record<string, unknown> = {}
+      if (query.afterKey !== undefined) key.$gt = query.afterKey
+      if (query.keyContains !== undefined) key.$regex = escapeRegExp(query.keyContains)
+      if (Object.keys(key).length > 0) filter.username_key = trusted(key)
+      if (query.role !== undefined) filter.roles = query.role
+      if (query.locked === true) filter.locked_until = trusted({ $gt: query.now })
+      if (query.locked === false) filter.$or = unlockedAt(query.now)
+      const docs = await model.find(filter).sort({ username_key: 1 }).limit(query.limit).lean<UserDoc[]>()
+      return docs.map(toRecord)
+    },
+    async update (id: string, changes: UserChanges) {
+      const filter = byId(id)
+      if (filter === null) return null
+      const set: Record<string, unknown> = {}
+      if (changes.roles !== undefined) set.roles = changes.roles
+      if (changes.email !== undefined) set.email = changes.email
+      if (changes.lockNote !== undefined) set.lock_note = changes.lockNote
+      const doc = Object.keys(set).length === 0
+        ? await model.findOne(filter).lean<UserDoc>()
+        : await model.findOneAndUpdate(filter, { $set: set }, { returnDocument: 'after' }).lean<UserDoc>()
+      return doc === null ? null : toRecord(doc)
+    },
+    async countActiveWithRole (role: string, now: Date, exceptId?: string) {
+      const filter: Record<string, unknown> = { roles: role, $or: unlockedAt(now) }
+      if (exceptId !== undefined && isValidObjectId(exceptId)) filter._id = trusted({ $ne: exceptId })
+      return model.countDocuments(filter)
     }
   } satisfies UsersStore)
 }

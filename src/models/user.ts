@@ -12,11 +12,14 @@ export const userSchema = new Schema({
   last_login_at: { type: Date, default: null },
   /** An account is locked while this lies in the future. */
   locked_until: { type: Date, default: null },
-  lock_reason: { type: String, default: null }
+  lock_reason: { type: String, default: null },
+  /** An administrator's note on why the account is locked (shown in the admin API only). */
+  lock_note: { type: String, default: null }
 }, { collection: 'users', versionKey: false, autoIndex: false, strict: 'throw' })
 
 userSchema.index({ username_key: 1 }, { unique: true })
-userSchema.index({ roles: 1 })
+// role filter of the admin list, in its username order; its prefix serves "is there an admin?"
+userSchema.index({ roles: 1, username_key: 1 })
 userSchema.index({ locked_until: 1 })
 
 export type User = InferSchemaType<typeof userSchema>

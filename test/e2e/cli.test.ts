@@ -1,24 +1,13 @@
 import t from 'tap'
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
-import { resolve } from 'node:path'
-import { build } from '../helper'
+import { build, PASSWORD, type Teardown } from '../helper'
 import { testDatabaseUri, dropTestDatabase } from '../db'
+import { freePort } from '../../src/lib/embedded-db'
+import { LOADER, ROOT, waitForLog, warden } from './processes'
 
-const ROOT = resolve(__dirname, '..', '..')
-/** Run the CLI from source with the TypeScript loader this test runs under. */
-const LOADER = process.execArgv.filter((arg) => arg.includes('typescript'))
-
-async function warden (args: string[], env: Record<string, string>, stdin: string) {
-  const child = spawn(process.execPath, [...LOADER, 'src/cli.ts', ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] })
-  let stdout = ''
-  let stderr = ''
-  child.stdout.on('data', (c) => { stdout += c })
-  child.stderr.on('data', (c) => { stderr += c })
-  child.stdin.end(stdin)
-  const [code] = await once(child, 'exit')
-  return { code: code as number, stdout, stderr }
-}
+// Every command is a process of its own, compiled from source as it starts.
+t.setTimeout(300_000)
 
 t.test('warden user create --password-stdin creates an admin the server knows', async (t) => {
   const env = { MONGODB_URI: testDatabaseUri(), LOG_LEVEL: 'silent' }
@@ -42,4 +31,96 @@ t.test('warden user create refuses a weak password with one line', async (t) => 
   const out = await warden(['user', 'create', '--username', 'someone', '--password-stdin'], env, 'password\n')
   t.equal(out.code, 1)
   t.match(out.stderr, /^warden: Password is too common[^\n]*\n$/)
+})
+
+/** A Warden server process on its own port and the given database, stopped after the test. */
+async function startServer (t: Teardown, env: Record<string, string>) {
+  const port = await freePort()
+  const child = spawn(process.execPath, [...LOADER, 'src/server.ts'], {
+    cwd: ROOT,
+    env: { ...process.env, ...env, PORT: String(port), LOG_LEVEL: 'info' },
+    stdio: ['ignore', 'pipe', 'inherit']
+  })
+  t.teardown(async () => {
+    if (child.exitCode !== null) return
+    const exited = once(child, 'exit')
+    child.kill('SIGTERM')
+    await exited
+  })
+  await waitForLog(child, /^Server listening at/)
+  const base = `http://127.0.0.1:${port}`
+  return async (method: string, path: string, body?: object, token?: string) => {
+    const headers: Record<string, string> = {}
+    if (body !== undefined) headers['content-type'] = 'application/json'
+    if (token !== undefined) headers.authorization = `Bearer ${token}`
+    const res = await fetch(base + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) })
+    const text = await res.text()
+    return { status: res.status, body: text === '' ? undefined : JSON.parse(text) }
+  }
+}
+
+t.test('the CLI administers the accounts of a running server', async (t) => {
+  const env = { MONGODB_URI: testDatabaseUri(), LOG_LEVEL: 'silent' }
+  t.teardown(() => dropTestDatabase(env.MONGODB_URI))
+  const http = await startServer(t, env)
+  const cli = (...args: string[]) => warden(args, env, '')
+  const json = (out: { code: number, stdout: string, stderr: string }) => {
+    t.equal(out.code, 0, out.stderr)
+    return JSON.parse(out.stdout)
+  }
+
+  // an admin made on the command line signs in over HTTP
+  json(await warden(['user', 'create', '--username', 'Root', '--password-stdin', '--role', 'admin'], env, `${PASSWORD}\n`))
+  const root = (await http('POST', '/auth/login', { username: 'root', password: PASSWORD })).body.access_token as string
+  t.equal((await http('GET', '/admin/users', undefined, root)).status, 200)
+
+  t.equal((await http('POST', '/auth/register', { username: 'Bob', password: PASSWORD })).status, 201)
+  const bobLogin = async () => http('POST', '/auth/login', { username: 'bob', password: PASSWORD })
+  t.equal((await bobLogin()).status, 200)
+
+  // lock, seen by the server's admin API and by any instance that starts
+  const locked = json(await cli('user', 'lock', 'BOB', '--reason', 'phished', '--for', '1h', '--json'))
+  t.match(locked, { username: 'Bob', locked: true, lock_reason: 'admin', lock_note: 'phished', locked_until: String })
+  t.same((await http('GET', '/admin/users?locked=true', undefined, root)).body.items.map((u: { username: string }) => u.username), ['Bob'])
+  const fresh = await build(t, env)
+  const refused = await fresh.inject({ method: 'POST', url: '/auth/login', payload: { username: 'bob', password: PASSWORD } })
+  t.equal(refused.json().error, 'account_locked')
+  await fresh.close()
+
+  const unlocked = await cli('user', 'unlock', 'bob')
+  t.equal(unlocked.code, 0, unlocked.stderr)
+  t.equal(unlocked.stdout, 'unlocked Bob\n')
+  t.same((await http('GET', '/admin/users?locked=true', undefined, root)).body.items, [])
+
+  // roles: granted, then taken away
+  t.same(json(await cli('user', 'roles', 'bob', '--add', 'admin', '--json')).roles, ['user', 'admin'])
+  const promoted = (await bobLogin()).body.access_token as string
+  t.equal((await http('GET', '/admin/users', undefined, promoted)).status, 200, 'the next login carries the role')
+  const demoted = await cli('user', 'roles', 'bob', '--remove', 'admin')
+  t.equal(demoted.stdout, 'Bob: user\n')
+  t.equal((await http('GET', '/admin/users', undefined, (await bobLogin()).body.access_token)).status, 403)
+
+  const [listed, table] = await Promise.all([cli('user', 'list', '--json'), cli('user', 'list', '--role', 'admin')])
+  const list = json(listed)
+  t.same(list.items.map((u: { username: string }) => u.username), ['Bob', 'Root'])
+  t.equal(list.next_cursor, null)
+  t.match(table.stdout, /^USERNAME\s+ROLES\s+STATUS\s+ID\nRoot\s+user,admin\s+active\s+[0-9a-f]{24}\n$/)
+
+  t.same(json(await cli('sessions', 'revoke', '--user', 'bob', '--json')), { user_id: locked.id, username: 'Bob', revoked: 1 })
+
+  // delete: gone for the server too
+  t.same(json(await cli('user', 'delete', 'bob', '--json')), { id: locked.id, username: 'Bob', deleted: true })
+  t.equal((await bobLogin()).status, 401)
+  const [gone, last] = await Promise.all([cli('user', 'show', 'bob'), cli('user', 'delete', 'root')])
+  t.equal(gone.code, 1)
+  t.equal(gone.stderr, 'warden: No such user: bob\n')
+  t.equal(last.code, 1)
+  t.match(last.stderr, /^warden: This would leave no active administrator[^\n]*\n$/)
+
+  const check = await build(t, env)
+  const events = (await check.loginEvents.find({ userId: locked.id })).reverse()
+  t.match(events.filter((e) => e.user_agent === 'warden cli').map((e) => [e.type, e.reason, e.actor_id]), [
+    ['lock', 'admin', null], ['unlock', 'admin', null], ['admin_update', 'roles', null], ['admin_update', 'roles', null],
+    ['logout_all', 'admin', null], ['admin_delete', null, null]
+  ])
 })
