@@ -20,6 +20,7 @@ import loginEvents from '../plugins/login-events'
 import propagation from '../plugins/propagation'
 import notifier from '../plugins/notifier'
 import passwords from '../plugins/passwords'
+import keys from '../plugins/keys'
 import tokens from '../plugins/tokens'
 import accountState from '../plugins/account-state'
 import authenticate from '../plugins/authenticate'
@@ -86,6 +87,7 @@ export default async function app (fastify: FastifyInstance, opts: AppOptions): 
   await fastify.register(propagation)
   await fastify.register(notifier)
   await fastify.register(passwords)
+  await fastify.register(keys)
   await fastify.register(tokens)
   await fastify.register(accountState)
   await fastify.register(authenticate)

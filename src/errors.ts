@@ -25,6 +25,9 @@ export const errors = {
   InvalidUsername: define('INVALID_USERNAME', 'Username must be 3 to 64 letters, digits or . _ - @ +', 400),
   WeakPassword: define('WEAK_PASSWORD', '%s', 400),
   RegistrationClosed: define('REGISTRATION_CLOSED', 'Registration is closed; ask an administrator for an account', 403),
+  // keys and service clients
+  KeyRotationUnsupported: define('KEY_ROTATION_UNSUPPORTED', 'Key rotation does not apply to JWT_ALG=HS256: the signing key is JWT_SECRET', 409),
+  InvalidClient: define('INVALID_CLIENT', 'Client authentication failed', 401, false),
   // generic
   ValidationError: define('VALIDATION_ERROR', '%s', 400),
   BadRequest: define('BAD_REQUEST', '%s', 400),
@@ -44,6 +47,7 @@ const BEARER_ERRORS: Record<string, string> = {
 /** The `WWW-Authenticate` value for a bearer-protected route's error, or undefined. */
 export function wwwAuthenticate (code: string, message: string): string | undefined {
   if (code === 'missing_token') return 'Bearer realm="warden"'
+  if (code === 'invalid_client') return 'Basic realm="warden"'
   const error = BEARER_ERRORS[code]
   if (error === undefined) return undefined
   return `Bearer realm="warden", error="${error}", error_description="${message.replace(/["\\]/g, '')}"`

@@ -62,7 +62,7 @@ export function decodePart (token: string, index: 0 | 1): Record<string, unknown
  */
 export async function forge (app: FastifyInstance, claims: JWTPayload, header: Record<string, unknown> = {}): Promise<string> {
   const key = await app.signingKeys.get(app.tokens.kid)
-  if (key === null) throw new Error('no signing key')
+  if (key?.privatePem == null) throw new Error('no signing key')
   const privateKey = await importPKCS8(key.privatePem, key.alg)
   const now = Math.floor(Date.now() / 1000)
   return new SignJWT({
