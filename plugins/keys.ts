@@ -153,6 +153,8 @@ async function keys (fastify: FastifyInstance): Promise<void> {
   let retirementTimer: NodeJS.Timeout | undefined
   let rotationTimer: NodeJS.Timeout | undefined
   let closed = false
+  /** An automatic rotation under way (awaited on close). */
+  let rotating: Promise<void> = Promise.resolve()
 
   /** Builds the ring from the records in memory, as it stands at `now`. */
   function build (now: number): KeyRing {
@@ -210,7 +212,8 @@ async function keys (fastify: FastifyInstance): Promise<void> {
     if (closed || intervalMs === undefined) return
     const wait = delay ?? Math.max(rotationTime(signingCreatedAt, intervalMs) - Date.now(), 0)
     rotationTimer = setTimeout(() => {
-      rotateIfDue().catch((err: Error) => {
+      rotating = rotateIfDue().then(() => {}, (err: Error) => {
+        if (closed) return
         log.error({ err }, 'automatic key rotation failed; retrying in a minute')
         scheduleRotation(ROTATION_RETRY_MS)
       })
@@ -316,6 +319,7 @@ async function keys (fastify: FastifyInstance): Promise<void> {
     closed = true
     clearTimeout(retirementTimer)
     clearTimeout(rotationTimer)
+    await rotating
     await loading.catch(() => {})
   })
 

@@ -15,6 +15,7 @@ import redis from '../plugins/redis'
 import usersStore from '../plugins/stores/users'
 import sessionsStore from '../plugins/stores/sessions'
 import signingKeysStore from '../plugins/stores/signing-keys'
+import serviceClientsStore from '../plugins/stores/service-clients'
 import stateChangesStore from '../plugins/stores/state-changes'
 import loginEvents from '../plugins/login-events'
 import propagation from '../plugins/propagation'
@@ -29,6 +30,8 @@ import registration from '../plugins/accounts/registration'
 import logins from '../plugins/accounts/login'
 import administration from '../plugins/accounts/administration'
 import firstAdmin from '../plugins/accounts/first-admin'
+import clients from '../plugins/clients'
+import oauth from '../plugins/oauth'
 
 export interface AppOptions {
   config: Config
@@ -81,6 +84,7 @@ export default async function app (fastify: FastifyInstance, opts: AppOptions): 
   await fastify.register(usersStore)
   await fastify.register(sessionsStore)
   await fastify.register(signingKeysStore)
+  await fastify.register(serviceClientsStore)
   await fastify.register(stateChangesStore)
   await fastify.register(loginEvents)
   // services
@@ -96,6 +100,8 @@ export default async function app (fastify: FastifyInstance, opts: AppOptions): 
   await fastify.register(logins)
   await fastify.register(administration)
   await fastify.register(firstAdmin)
+  await fastify.register(clients)
+  await fastify.register(oauth)
 
   // routes: one folder per resource; routes/autohooks.ts gives every route the guard it declares
   await fastify.register(autoload, {
@@ -111,7 +117,13 @@ export default async function app (fastify: FastifyInstance, opts: AppOptions): 
 export async function buildApp (opts: AppOptions, overrides: FastifyServerOptions = {}): Promise<FastifyInstance> {
   const fastify = Fastify({ ...serverOptions(opts.config), ...overrides })
   // Not encapsulated: the caller sees the decorators (db, tokens, accounts...).
-  await fastify.register(fp(app, { name: 'warden' }), opts)
-  await fastify.ready()
+  try {
+    await fastify.register(fp(app, { name: 'warden' }), opts)
+    await fastify.ready()
+  } catch (err) {
+    // a plugin refused to start (a key that does not decrypt...): close what the others opened
+    await fastify.close().catch(() => {})
+    throw err
+  }
   return fastify
 }

@@ -28,6 +28,7 @@ export const errors = {
   // keys and service clients
   KeyRotationUnsupported: define('KEY_ROTATION_UNSUPPORTED', 'Key rotation does not apply to JWT_ALG=HS256: the signing key is JWT_SECRET', 409),
   InvalidClient: define('INVALID_CLIENT', 'Client authentication failed', 401, false),
+  ClientNameTaken: define('CLIENT_NAME_TAKEN', 'A service client named "%s" already exists', 409),
   // generic
   ValidationError: define('VALIDATION_ERROR', '%s', 400),
   BadRequest: define('BAD_REQUEST', '%s', 400),

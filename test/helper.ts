@@ -77,3 +77,9 @@ export async function forge (app: FastifyInstance, claims: JWTPayload, header: R
     ...claims
   }).setProtectedHeader({ alg: key.alg, typ: 'at+jwt', kid: key.kid, ...header }).sign(privateKey)
 }
+
+/** `Authorization: Basic` for a service client, form-encoding id and secret first (RFC 6749 2.3.1). */
+export function basic (id: string, secret: string) {
+  const encode = (s: string) => encodeURIComponent(s).replace(/%20/g, '+')
+  return { authorization: `Basic ${Buffer.from(`${encode(id)}:${encode(secret)}`).toString('base64')}` }
+}

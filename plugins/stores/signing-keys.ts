@@ -79,7 +79,8 @@ function toRecord (doc: KeyDoc): SigningKeyRecord {
   }
 }
 
-const PUBLIC_ONLY = { private_pem: 0, private_sealed: 0 }
+/** Listing never reads a plaintext private key (a sealed one is ciphertext). */
+const NO_PLAINTEXT = { private_pem: 0 }
 
 /**
  * The only code that reads or writes the `signing_keys` collection. With KEY_ENCRYPTION_SECRET
@@ -115,7 +116,7 @@ async function signingKeysStore (fastify: FastifyInstance): Promise<void> {
 
   fastify.decorate('signingKeys', {
     async list (alg: string) {
-      const docs = await model.find({ alg }, PUBLIC_ONLY).sort({ generation: -1 }).lean<KeyDoc[]>()
+      const docs = await model.find({ alg }, NO_PLAINTEXT).sort({ generation: -1 }).lean<KeyDoc[]>()
       return docs.map(toRecord)
     },
     async get (kid: string) {
