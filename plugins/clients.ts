@@ -83,7 +83,8 @@ async function clients (fastify: FastifyInstance): Promise<void> {
     async create (name: string) {
       const trimmed = name.trim()
       if (!NAME.test(trimmed)) throw new errors.ValidationError('A client name is 1 to 100 characters, without control characters')
-      const id = randomBytes(16).toString('base64url')
+      // hex: an id never starts with '-', which a command line would take for an option
+      const id = randomBytes(16).toString('hex')
       const secret = randomBytes(32).toString('base64url')
       const stored = await store.insert({ id, name: trimmed, secretHash: sha256(secret).toString('base64url') })
       if (stored === false) throw new errors.ClientNameTaken(trimmed)

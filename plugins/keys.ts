@@ -91,6 +91,11 @@ declare module 'fastify' {
 
 /** At most one reload per this many ms on behalf of tokens with an unknown `kid`. */
 export const RELOAD_MIN_INTERVAL_MS = 5_000
+/**
+ * Every instance also rereads the keys this often, whatever the transports deliver: an instance
+ * that missed a rotation stops signing with the replaced key well within the retirement margin.
+ */
+export const RELOAD_EVERY_MS = 60_000
 /** setTimeout's longest delay. */
 const MAX_TIMER_MS = 2 ** 31 - 1
 /** Retry delay of an automatic rotation that failed (database unavailable...). */
@@ -311,12 +316,16 @@ async function keys (fastify: FastifyInstance): Promise<void> {
   if (sealed > 0) log.info({ keys: sealed }, 'encrypted signing keys stored in plaintext with KEY_ENCRYPTION_SECRET')
   await load()
 
+  const periodic = setInterval(() => {
+    reload().catch((err: Error) => log.warn({ err }, 'reloading the signing keys failed'))
+  }, RELOAD_EVERY_MS).unref()
   propagation.onRemote((change: StateChange) => {
     if (change.kind !== 'key_rotated') return
     reload().catch((err: Error) => log.warn({ err }, 'reloading the signing keys after a rotation failed'))
   })
   fastify.addHook('onClose', async () => {
     closed = true
+    clearInterval(periodic)
     clearTimeout(retirementTimer)
     clearTimeout(rotationTimer)
     await rotating

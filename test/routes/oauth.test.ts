@@ -106,6 +106,7 @@ t.test('service client secrets: 256 bits, stored hashed, names unique', async (t
   const app = await build(t)
   const created = await app.clients.create('billing')
   t.ok(Buffer.from(created.client_secret, 'base64url').length >= 32)
+  t.match(created.client_id, /^[0-9a-f]{32}$/, 'an id a command line never mistakes for an option')
   const stored = await app.serviceClients.findById(created.client_id)
   t.not(stored?.secretHash, created.client_secret)
   t.notMatch(JSON.stringify(stored), created.client_secret)
