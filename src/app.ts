@@ -15,11 +15,13 @@ import redis from '../plugins/redis'
 import usersStore from '../plugins/stores/users'
 import sessionsStore from '../plugins/stores/sessions'
 import signingKeysStore from '../plugins/stores/signing-keys'
+import serviceClientsStore from '../plugins/stores/service-clients'
 import stateChangesStore from '../plugins/stores/state-changes'
 import loginEvents from '../plugins/login-events'
 import propagation from '../plugins/propagation'
 import notifier from '../plugins/notifier'
 import passwords from '../plugins/passwords'
+import keys from '../plugins/keys'
 import tokens from '../plugins/tokens'
 import accountState from '../plugins/account-state'
 import authenticate from '../plugins/authenticate'
@@ -28,6 +30,8 @@ import registration from '../plugins/accounts/registration'
 import logins from '../plugins/accounts/login'
 import administration from '../plugins/accounts/administration'
 import firstAdmin from '../plugins/accounts/first-admin'
+import clients from '../plugins/clients'
+import oauth from '../plugins/oauth'
 
 export interface AppOptions {
   config: Config
@@ -82,12 +86,14 @@ export default async function app (fastify: FastifyInstance, opts: AppOptions): 
   await fastify.register(usersStore)
   await fastify.register(sessionsStore)
   await fastify.register(signingKeysStore)
+  await fastify.register(serviceClientsStore)
   await fastify.register(stateChangesStore)
   await fastify.register(loginEvents)
   // services
   await fastify.register(propagation)
   await fastify.register(notifier)
   await fastify.register(passwords)
+  await fastify.register(keys)
   await fastify.register(tokens)
   await fastify.register(accountState)
   await fastify.register(authenticate)
@@ -96,6 +102,8 @@ export default async function app (fastify: FastifyInstance, opts: AppOptions): 
   await fastify.register(logins)
   await fastify.register(administration)
   await fastify.register(firstAdmin)
+  await fastify.register(clients)
+  await fastify.register(oauth)
 
   // routes: one folder per resource; routes/autohooks.ts gives every route the guard it declares
   await fastify.register(autoload, {

@@ -5,6 +5,8 @@ import { DatabaseUnavailableError } from './lib/embedded-db'
 import { CommandFailed, UsageError } from './commands/context'
 import { userCommands } from './commands/user'
 import { sessionCommands } from './commands/sessions'
+import { keysCommands } from './commands/keys'
+import { clientCommands } from './commands/client'
 import { version } from '../package.json'
 
 /** Commander's error messages as one line, like every other error of the command. */
@@ -29,6 +31,8 @@ Add --json for machine-readable output. Run "warden <command> --help" for each c
 Exit codes: 0 success, 1 failure (the command ran and could not do it), 2 usage (bad arguments).`)
   userCommands(cli)
   sessionCommands(cli)
+  keysCommands(cli)
+  clientCommands(cli)
   // Every subcommand exits like the program: usage mistakes with 2.
   const override = (command: Command): void => {
     for (const sub of command.commands) {

@@ -42,7 +42,9 @@ const EnvSchema = Type.Object({
   ARGON2_TIME_COST: Type.Integer({ default: ARGON2_MIN.timeCost, minimum: ARGON2_MIN.timeCost }),
   ARGON2_PARALLELISM: Type.Integer({ default: ARGON2_MIN.parallelism, minimum: ARGON2_MIN.parallelism, maximum: 16 }),
   TOKEN_CACHE_SIZE: Type.Integer({ default: 10000, minimum: 0 }),
-  RBAC_FILE: Type.Optional(Type.String({ minLength: 1, description: 'role -> permissions map, JSON or YAML' }))
+  RBAC_FILE: Type.Optional(Type.String({ minLength: 1, description: 'role -> permissions map, JSON or YAML' })),
+  KEY_ENCRYPTION_SECRET: Type.Optional(Type.String()),
+  KEY_ROTATION_INTERVAL: Type.Optional(Type.String({ description: 'rotate the signing key this often (900, 900s, 15m, 12h, 30d)' }))
 })
 
 type Env = Static<typeof EnvSchema>
@@ -82,6 +84,12 @@ export interface Config {
   tokenCacheSize: number
   /** The role → permission map in force: RBAC_FILE's, or the built-in one. */
   roles: RoleMap
+  signingKeys: {
+    /** Encrypts private signing keys at rest (AES-256-GCM, key derived with scrypt); unset: stored as PEM. */
+    encryptionSecret?: string
+    /** seconds between automatic rotations; unset: only `warden keys rotate` rotates */
+    rotationInterval?: number
+  }
 }
 
 /** A configuration problem: its message is one line naming the variable. */
@@ -128,6 +136,25 @@ function trustProxy (value: string): boolean | number | string[] {
   throw new ConfigError(`TRUST_PROXY must be true, false, a hop count or a comma list of proxy addresses (got "${value}")`)
 }
 
+/** Minimum length of KEY_ENCRYPTION_SECRET, as for JWT_SECRET. */
+const MIN_SECRET_BYTES = 32
+
+function signingKeySettings (env: Env, accessTokenTtl: number): Config['signingKeys'] {
+  const secret = env.KEY_ENCRYPTION_SECRET
+  if (secret !== undefined && Buffer.byteLength(secret) < MIN_SECRET_BYTES) {
+    throw new ConfigError(`KEY_ENCRYPTION_SECRET must be at least ${MIN_SECRET_BYTES} bytes (for example: openssl rand -base64 32)`)
+  }
+  if (env.KEY_ROTATION_INTERVAL === undefined) return { encryptionSecret: secret }
+  if (env.JWT_ALG === 'HS256') {
+    throw new ConfigError('KEY_ROTATION_INTERVAL does not apply to JWT_ALG=HS256 (the key is JWT_SECRET); unset it')
+  }
+  const rotationInterval = duration(env, 'KEY_ROTATION_INTERVAL')
+  if (rotationInterval < accessTokenTtl) {
+    throw new ConfigError(`KEY_ROTATION_INTERVAL must not be shorter than ACCESS_TOKEN_TTL (got "${env.KEY_ROTATION_INTERVAL}")`)
+  }
+  return { encryptionSecret: secret, rotationInterval }
+}
+
 function validate (source: Record<string, string | undefined>): Env {
   // Unset and empty mean the same thing for optional variables.
   const data = Object.fromEntries(Object.entries(source).filter(([, v]) => v !== undefined && v !== ''))
@@ -163,6 +190,8 @@ export function loadConfig (source: Record<string, string | undefined>): Config 
   const audience = env.JWT_AUDIENCE.split(',').map((a) => a.trim()).filter(Boolean)
   if (audience.length === 0) throw new ConfigError('JWT_AUDIENCE must name at least one audience')
 
+  const signingKeys = signingKeySettings(env, duration(env, 'ACCESS_TOKEN_TTL'))
+
   const lockoutDuration = duration(env, 'LOCKOUT_DURATION')
   const lockoutMaxDuration = duration(env, 'LOCKOUT_MAX_DURATION')
   if (lockoutMaxDuration < lockoutDuration) {
@@ -194,6 +223,7 @@ export function loadConfig (source: Record<string, string | undefined>): Config 
     dataDir: env.DATA_DIR,
     argon2: { memoryCost: env.ARGON2_MEMORY_KIB, timeCost: env.ARGON2_TIME_COST, parallelism: env.ARGON2_PARALLELISM },
     tokenCacheSize: env.TOKEN_CACHE_SIZE,
-    roles: roleMap(env.RBAC_FILE)
+    roles: roleMap(env.RBAC_FILE),
+    signingKeys
   }
 }
