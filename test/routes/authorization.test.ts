@@ -41,6 +41,10 @@ const MATRIX: Line[] = [
   ['POST', '/admin/users/:id/lock', 401, 403, 200, { payload: {} }],
   ['POST', '/admin/users/:id/unlock', 401, 403, 200],
   ['GET', '/.well-known/jwks.json', 200, 200, 200],
+  ['GET', '/.well-known/oauth-authorization-server', 200, 200, 200],
+  // service-client routes: a bearer token is not a client credential
+  ['POST', '/oauth/introspect', 401, 401, 401, { payload: { token: 'x' } }],
+  ['POST', '/oauth/revoke', 200, 200, 200, { payload: { token: 'not-a-token' } }],
   ['GET', '/health/live', 200, 200, 200],
   ['GET', '/health/ready', 200, 200, 200],
   ['GET', '/docs', 200, 200, 200],
@@ -102,7 +106,7 @@ t.test('every route answers anonymous callers, plain users and admins as the mat
           ...(payload === undefined ? {} : { payload })
         })
         t.equal(res.statusCode, expected[who], `${m} ${url} as ${who}${res.statusCode >= 400 && m !== 'HEAD' ? `: ${res.body.slice(0, 200)}` : ''}`)
-        if (res.statusCode === 401 && m !== 'HEAD') t.equal(res.json().error, 'missing_token', `${m} ${url} as ${who}`)
+        if (res.statusCode === 401 && m !== 'HEAD') t.equal(res.json().error, url.startsWith('/oauth/') ? 'invalid_client' : 'missing_token', `${m} ${url} as ${who}`)
         if (res.statusCode === 403 && m !== 'HEAD') t.equal(res.json().error, 'forbidden', `${m} ${url} as ${who}`)
       }
     }
