@@ -30,6 +30,7 @@ const EnvSchema = Type.Object({
   LOCKOUT_MAX_DURATION: DurationString('24h', 'longest automatic lock'),
   THROTTLE_THRESHOLD: Type.Integer({ default: 5, minimum: 1 }),
   LOGIN_EVENT_RETENTION: DurationString('90d', 'login history retention'),
+  LOGIN_EVENT_DURABILITY: StringEnum(['batched', 'sync'] as const, 'batched'),
   REGISTRATION: StringEnum(['open', 'closed'] as const, 'open'),
   ADMIN_USERNAME: Type.Optional(Type.String({ minLength: 1 })),
   ADMIN_PASSWORD: Type.Optional(Type.String({ minLength: 1 })),
@@ -66,6 +67,8 @@ export interface Config {
   throttleThreshold: number
   /** seconds */
   loginEventRetention: number
+  /** `batched`: group commit (and the spool file when the database is away); `sync`: record() waits for the write. */
+  loginEventDurability: 'batched' | 'sync'
   registration: 'open' | 'closed'
   admin?: { username: string, password: string }
   /** Fastify's `trustProxy`: whether, how many hops, or which proxies to believe about X-Forwarded-For. */
@@ -161,6 +164,7 @@ export function loadConfig (source: Record<string, string | undefined>): Config 
     lockout: { threshold: env.LOCKOUT_THRESHOLD, duration: lockoutDuration, maxDuration: lockoutMaxDuration },
     throttleThreshold: env.THROTTLE_THRESHOLD,
     loginEventRetention: duration(env, 'LOGIN_EVENT_RETENTION'),
+    loginEventDurability: env.LOGIN_EVENT_DURABILITY,
     registration: env.REGISTRATION,
     admin: env.ADMIN_USERNAME !== undefined && env.ADMIN_PASSWORD !== undefined
       ? { username: env.ADMIN_USERNAME, password: env.ADMIN_PASSWORD }

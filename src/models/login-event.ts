@@ -3,7 +3,11 @@ import { Schema, type InferSchemaType, type Connection, type Model } from 'mongo
 export const LOGIN_EVENT_TYPES = ['login', 'refresh', 'logout', 'logout_all', 'password_change', 'lock', 'unlock', 'unlock_request', 'register'] as const
 export const LOGIN_EVENT_OUTCOMES = ['success', 'failure'] as const
 
-/** One document per login attempt and per account action. Nothing secret is stored. */
+/**
+ * One document per login attempt and per account action. Nothing secret is stored. `_id` and
+ * `at` are given by the writer before the first write attempt, so a replayed write is a
+ * duplicate-key error rather than a second copy.
+ */
 export const loginEventSchema = new Schema({
   type: { type: String, required: true, enum: LOGIN_EVENT_TYPES },
   outcome: { type: String, required: true, enum: LOGIN_EVENT_OUTCOMES },
@@ -15,10 +19,23 @@ export const loginEventSchema = new Schema({
   at: { type: Date, required: true, default: () => new Date() },
   session_id: { type: String, default: null },
   actor_id: { type: Schema.Types.ObjectId, default: null },
-  request_id: { type: String, required: true }
+  request_id: { type: String, required: true },
+  /** Coarse user-agent family ("Firefox on Linux"), kept on successful logins for the new-device check. */
+  device: { type: String, default: null },
+  /** Successful logins: whether the (IP, device) pair was new for the user; null when it could not be told. */
+  new_device: { type: Boolean, default: null }
 }, { collection: 'login_events', versionKey: false, autoIndex: false, strict: 'throw' })
 
-loginEventSchema.index({ user_id: 1, at: -1 })
+// Every list is newest first, (at, _id) descending, with an equality prefix for each filter, so
+// that any of these indexes the planner picks gives the order without an in-memory sort.
+loginEventSchema.index({ user_id: 1, at: -1, _id: -1 })
+loginEventSchema.index({ user_id: 1, type: 1, at: -1, _id: -1 })
+loginEventSchema.index({ username: 1, at: -1, _id: -1 })
+loginEventSchema.index({ ip: 1, at: -1, _id: -1 })
+loginEventSchema.index({ type: 1, outcome: 1, at: -1, _id: -1 })
+loginEventSchema.index({ at: -1, _id: -1 })
+// The new-device check: one seek for "this user, this device, this address, recently".
+loginEventSchema.index({ user_id: 1, device: 1, ip: 1, at: -1 })
 
 export type LoginEvent = InferSchemaType<typeof loginEventSchema>
 export type LoginEventModel = Model<LoginEvent>
