@@ -345,8 +345,11 @@ async function loginEvents (fastify: FastifyInstance): Promise<void> {
       await (timeoutMs > 0 ? withTimeout(write, timeoutMs) : write)
       return { written: docs.length, duplicates: 0 }
     } catch (err) {
+      // Settled only when every document is accounted for (inserted, or refused one by one);
+      // anything else, a connection lost half-way included, leaves the batch to the spool.
       const failures = writeErrorsOf(err)
-      if (failures === undefined) throw err
+      const inserted = (err as { insertedCount?: number }).insertedCount
+      if (failures === undefined || failures.length === 0 || (inserted !== undefined && inserted + failures.length !== docs.length)) throw err
       const duplicates = failures.filter((f) => f.code === DUPLICATE_KEY).length
       const refused = failures.filter((f) => f.code !== DUPLICATE_KEY)
       if (refused.length > 0) {
