@@ -163,8 +163,7 @@ declare module 'fastify' {
 
 export const MAX_PAGE = 200
 const MAX_USERNAME = 256
-/** Group commit: how long the first event of a batch waits for others, and the largest batch. */
-const LINGER_MS = 5
+/** Group commit: the largest batch (how long the first event waits for others is LOGIN_EVENT_BATCH_MS). */
 const MAX_BATCH = 500
 /** A write that has not answered by then is taken as failed; its batch goes to the spool. */
 const WRITE_TIMEOUT_MS = 2000
@@ -250,6 +249,7 @@ async function loginEvents (fastify: FastifyInstance): Promise<void> {
   const collection = model.collection
   const sync = config.loginEventDurability === 'sync'
   const retentionMs = config.loginEventRetention * 1000
+  const lingerMs = config.loginEventBatchMs
 
   const dbName = (fastify.db.connection.name ?? 'warden').replace(/[^A-Za-z0-9_-]/g, '_')
   const spool = new Spool({
@@ -632,8 +632,8 @@ async function loginEvents (fastify: FastifyInstance): Promise<void> {
       })
       counters.recorded++
       const seq = ++accepted
-      if (sync || closing || buffer.length >= MAX_BATCH) kick()
-      else if (linger === undefined && !pumping) linger = setTimeout(kick, LINGER_MS)
+      if (sync || closing || lingerMs === 0 || buffer.length >= MAX_BATCH) kick()
+      else if (linger === undefined && !pumping) linger = setTimeout(kick, lingerMs)
       return sync ? whenSettled(seq) : Promise.resolve()
     },
     async find (filter: LoginEventFilter, limit = 50) {
