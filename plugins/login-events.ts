@@ -236,6 +236,18 @@ function withTimeout<T> (promise: Promise<T>, ms: number): Promise<T> {
 }
 
 /**
+ * Whether the server answers these queries from secondary indexes. FerretDB 1.x on SQLite pushes
+ * no filter but `_id` down to SQLite (its explain says `filterPushdown: false`): it scans and
+ * sorts in its own memory whatever indexes exist, while each index makes every insert slower.
+ * There the query indexes are not built.
+ */
+async function usesIndexes (fastify: FastifyInstance): Promise<boolean> {
+  const probe = fastify.db.connection.collection('login_events')
+  const plan = await probe.find({ user_id: new mongo.ObjectId() }).limit(1).explain() as { serverInfo?: { ferretdbVersion?: string }, filterPushdown?: boolean }
+  return plan.serverInfo?.ferretdbVersion === undefined || plan.filterPushdown === true
+}
+
+/**
  * The store of login attempts and account actions, and the only code that touches
  * `login_events`. Writes leave the request's path: record() puts the event in a buffer that one
  * writer commits in batches (group commit), to the database or, while the database cannot be
@@ -244,7 +256,7 @@ function withTimeout<T> (promise: Promise<T>, ms: number): Promise<T> {
  */
 async function loginEvents (fastify: FastifyInstance): Promise<void> {
   const { config, log } = fastify
-  const model = loginEventModel(fastify.db.connection, config.loginEventRetention)
+  const model = loginEventModel(fastify.db.connection, config.loginEventRetention, await usesIndexes(fastify))
   await fastify.db.ensureIndexes(model)
   const collection = model.collection
   const sync = config.loginEventDurability === 'sync'

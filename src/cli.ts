@@ -4,6 +4,7 @@ import { ConfigError } from './config'
 import { DatabaseUnavailableError } from './lib/embedded-db'
 import { CommandFailed, UsageError } from './commands/context'
 import { userCommands } from './commands/user'
+import { eventsCommands } from './commands/events'
 import { version } from '../package.json'
 
 /**
@@ -17,6 +18,7 @@ export function program (): Command {
     .exitOverride()
     .configureOutput({ outputError: (str, write) => { write(str.split('\n').find((l) => l.trim() !== '') + '\n') } })
   userCommands(cli)
+  eventsCommands(cli)
   // Every subcommand exits like the program: usage mistakes with 2.
   const override = (command: Command): void => {
     for (const sub of command.commands) {

@@ -2,10 +2,10 @@ import { Readable } from 'node:stream'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type, type Static } from '@sinclair/typebox'
 import { errors } from '../../src/errors'
-import { CONTENT_TYPES, csvHeader, csvRow, decodeCursor, ndjsonRow, type ExportFormat } from '../../src/lib/event-format'
+import { CONTENT_TYPES, decodeCursor, exportLines } from '../../src/lib/event-format'
 import { AdminEventsQuery, EventPage, ExportQuery } from '../../src/schemas/login-events'
 import { bearer, responses } from '../../src/schemas/common'
-import type { LoginEvent, LoginEventFilter } from '../../plugins/login-events'
+import type { LoginEventFilter } from '../../plugins/login-events'
 
 type Filters = Static<typeof ExportQuery>
 
@@ -24,12 +24,6 @@ function filterOf (q: Filters): LoginEventFilter {
     throw new errors.ValidationError('querystring/from must not be after querystring/to')
   }
   return filter
-}
-
-/** Export lines, produced as the reader asks for them: memory stays flat whatever the size. */
-export async function * exportLines (events: AsyncIterable<LoginEvent>, format: ExportFormat): AsyncGenerator<string> {
-  if (format === 'csv') yield csvHeader()
-  for await (const event of events) yield format === 'csv' ? csvRow(event) : ndjsonRow(event)
 }
 
 const loginEventsAdmin: FastifyPluginAsyncTypebox = async (fastify) => {

@@ -63,3 +63,9 @@ export function csvRow (event: Partial<Record<typeof CSV_COLUMNS[number], unknow
 export function ndjsonRow (event: unknown): string {
   return JSON.stringify(event) + '\n'
 }
+
+/** Export lines, produced as the reader asks for them: memory stays flat whatever the size. */
+export async function * exportLines (events: AsyncIterable<unknown>, format: ExportFormat): AsyncGenerator<string> {
+  if (format === 'csv') yield csvHeader()
+  for await (const event of events) yield format === 'csv' ? csvRow(event as Record<string, unknown>) : ndjsonRow(event)
+}

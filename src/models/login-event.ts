@@ -26,23 +26,31 @@ export const loginEventSchema = new Schema({
   new_device: { type: Boolean, default: null }
 }, { collection: 'login_events', versionKey: false, autoIndex: false, strict: 'throw' })
 
-// Every list is newest first, (at, _id) descending, with an equality prefix for each filter, so
-// that any of these indexes the planner picks gives the order without an in-memory sort.
-loginEventSchema.index({ user_id: 1, at: -1, _id: -1 })
-loginEventSchema.index({ user_id: 1, type: 1, at: -1, _id: -1 })
-loginEventSchema.index({ username: 1, at: -1, _id: -1 })
-loginEventSchema.index({ ip: 1, at: -1, _id: -1 })
-loginEventSchema.index({ type: 1, outcome: 1, at: -1, _id: -1 })
-loginEventSchema.index({ at: -1, _id: -1 })
-// The new-device check: one seek for "this user, this device, this address, recently".
-loginEventSchema.index({ user_id: 1, device: 1, ip: 1, at: -1 })
+/**
+ * The query indexes. Every list is newest first, (at, _id) descending, with an equality prefix for
+ * each filter, so that any of these the planner picks gives the order without an in-memory sort.
+ */
+export const QUERY_INDEXES: ReadonlyArray<Record<string, 1 | -1>> = [
+  { user_id: 1, at: -1, _id: -1 },
+  { user_id: 1, type: 1, at: -1, _id: -1 },
+  { username: 1, at: -1, _id: -1 },
+  { ip: 1, at: -1, _id: -1 },
+  { type: 1, outcome: 1, at: -1, _id: -1 },
+  { at: -1, _id: -1 },
+  // the new-device check: one seek for "this user, this device, this address, recently"
+  { user_id: 1, device: 1, ip: 1, at: -1 }
+]
 
 export type LoginEvent = InferSchemaType<typeof loginEventSchema>
 export type LoginEventModel = Model<LoginEvent>
 
-/** The retention TTL index is declared per connection: its length is configuration. */
-export function loginEventModel (connection: Connection, retentionSeconds: number): LoginEventModel {
+/**
+ * The retention TTL index is declared per connection: its length is configuration. The query
+ * indexes are left out where the server would not use them (`queryIndexes: false`).
+ */
+export function loginEventModel (connection: Connection, retentionSeconds: number, queryIndexes = true): LoginEventModel {
   const schema = loginEventSchema.clone()
+  if (queryIndexes) for (const fields of QUERY_INDEXES) schema.index(fields)
   schema.index({ at: -1 }, { expireAfterSeconds: retentionSeconds })
   return connection.model<LoginEvent>('LoginEvent', schema)
 }
