@@ -9,6 +9,8 @@ import usersMe from './users-me'
 import peer from './peer'
 import login from './login'
 import memoryStart from './memory-start'
+import eventCost from './event-cost'
+import history from './history'
 
 export const SCENARIOS: ReadonlyArray<{ name: string, create: ScenarioFactory }> = [
   { name: 'reference', create: reference },
@@ -16,5 +18,7 @@ export const SCENARIOS: ReadonlyArray<{ name: string, create: ScenarioFactory }>
   { name: 'users-me', create: usersMe },
   { name: 'peer', create: peer },
   { name: 'login', create: login },
-  { name: 'memory-start', create: memoryStart }
+  { name: 'memory-start', create: memoryStart },
+  { name: 'event-cost', create: eventCost },
+  { name: 'history', create: history }
 ]
