@@ -162,7 +162,7 @@ export class Spool {
     }
     const file = this.queue[0]
     const fd = await fs.promises.open(file, 'r')
-    let lines: string[] = []
+    const lines: string[] = []
     let consumed = 0
     let atEnd = false
     try {

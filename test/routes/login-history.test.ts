@@ -85,7 +85,7 @@ t.test('pages of 10 over 30 events: no duplicate and no gap while new events arr
   const before = await app.inject({ url: '/users/me/login-history?limit=50', headers: bearer(tokens.access_token) })
   const recentCount = before.json().items.length - 30 // register and login of signUp
   do {
-    const res = await app.inject({ url: `/users/me/login-history?limit=10${cursor === null ? '' : `&cursor=${cursor}`}`, headers: bearer(tokens.access_token) })
+    const res: { statusCode: number, json: <T>() => T } = await app.inject({ url: `/users/me/login-history?limit=10${cursor === null ? '' : `&cursor=${cursor}`}`, headers: bearer(tokens.access_token) })
     t.equal(res.statusCode, 200)
     const body = res.json<{ items: HistoryItem[], next_cursor: string | null }>()
     seen.push(...body.items.map((e) => e.id))
