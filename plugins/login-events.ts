@@ -22,6 +22,7 @@ export interface LoginEventInput {
   userId?: string | null
   username: string
   sessionId?: string | null
+  /** Who acted, when not the account itself: an account id, or `system` for Warden's own decisions. */
   actorId?: string | null
 }
 
@@ -187,7 +188,7 @@ interface EventDoc {
   user_agent: string | null
   at: Date
   session_id: string | null
-  actor_id: mongo.ObjectId | null
+  actor_id: mongo.ObjectId | string | null
   request_id: string
   device: string | null
   new_device: boolean | null
@@ -213,7 +214,13 @@ function toEvent (doc: EventDoc): LoginEvent {
 }
 
 function objectId (id: string | null | undefined): mongo.ObjectId | null {
-  return typeof id === 'string' && isValidObjectId(id) ? new mongo.ObjectId(id) : null
+  return typeof id === 'string' && /^[0-9a-fA-F]{24}$/.test(id) && isValidObjectId(id) ? new mongo.ObjectId(id) : null
+}
+
+/** Who acted: an account id, or a word for an actor that is not an account (`system`). */
+function actor (id: string | null | undefined): mongo.ObjectId | string | null {
+  if (id === null || id === undefined || id === '') return null
+  return objectId(id) ?? id.slice(0, 64)
 }
 
 const isLoginSuccess = (doc: EventDoc): boolean => doc.type === 'login' && doc.outcome === 'success' && doc.user_id !== null
@@ -637,7 +644,7 @@ async function loginEvents (fastify: FastifyInstance): Promise<void> {
         user_agent: origin.userAgent === null ? null : origin.userAgent.slice(0, MAX_USER_AGENT),
         at: new Date(),
         session_id: event.sessionId ?? null,
-        actor_id: objectId(event.actorId),
+        actor_id: actor(event.actorId),
         request_id: origin.requestId,
         device: null,
         new_device: null
@@ -690,7 +697,7 @@ async function loginEvents (fastify: FastifyInstance): Promise<void> {
         user_agent: e.userAgent == null ? null : e.userAgent.slice(0, MAX_USER_AGENT),
         at: e.at,
         session_id: e.sessionId ?? null,
-        actor_id: objectId(e.actorId),
+        actor_id: actor(e.actorId),
         request_id: e.requestId,
         device: e.type === 'login' && e.outcome === 'success' ? deviceFamily(e.userAgent) : null,
         new_device: null

@@ -20,6 +20,7 @@ const CHUNK = 10_000
  */
 export default function history (): Scenario {
   let server: Server | undefined
+  let dbUri = ''
   let token = ''
   let plan: QueryPlan | undefined
   let seedSeconds = 0
@@ -32,7 +33,9 @@ export default function history (): Scenario {
     description: 'GET /users/me/login-history?limit=50 for a user with 1,000 events among 1,000,000 (100,000 with --quick) seeded with insertMany through the store; sequential requests. Figures: p50/p99 latency, query plan.',
 
     async setup (ctx: BenchContext) {
-      server = await ctx.startWarden('warden-history')
+      // A database of its own on the run's server: the other scenarios' collections stay small.
+      dbUri = ctx.dbUri.replace(/\/([^/?]+)(\?|$)/, '/$1-history$2')
+      server = await ctx.startWarden('warden-history', { MONGODB_URI: dbUri })
       const account = newAccount('history')
       await register(server.url, account)
       const answer = await login(server.url, account)
@@ -42,7 +45,7 @@ export default function history (): Scenario {
       total = ctx.options.quick ? 100_000 : 1_000_000
       userEvents = 1000
       const config = loadConfig({ ...ctx.wardenBaseEnv, LOG_LEVEL: 'warn' })
-      const app: FastifyInstance = await buildApp({ config, mongodbUri: ctx.dbUri })
+      const app: FastifyInstance = await buildApp({ config, mongodbUri: dbUri })
       try {
         const started = performance.now()
         const now = Date.now()
@@ -121,6 +124,15 @@ export default function history (): Scenario {
 
     async teardown () {
       await server?.child.stop()
+      if (dbUri !== '') {
+        const client = new mongo.MongoClient(dbUri, { serverSelectionTimeoutMS: 10_000 })
+        try {
+          await client.connect()
+          await client.db().dropDatabase()
+        } finally {
+          await client.close()
+        }
+      }
     }
   }
 }

@@ -112,3 +112,14 @@ t.test('no notice for an account without an email, but the event is flagged', as
   t.match(res.json().items, [{ new_device: true }, { new_device: false }])
   t.equal(app.loginEvents.stats().notices, 0)
 })
+
+t.test('an actor is an account id, or a word for Warden itself', async (t) => {
+  const app = await build(t)
+  const origin = { ip: '127.0.0.1', userAgent: null, requestId: 'r1' }
+  await app.loginEvents.record(origin, { type: 'lock', outcome: 'success', reason: 'auto_threshold', userId: '6b043d37cad7ddc7cba7d808', username: 'alice', actorId: 'system' })
+  await app.loginEvents.record(origin, { type: 'unlock', outcome: 'success', reason: 'admin', userId: '6b043d37cad7ddc7cba7d808', username: 'alice', actorId: '6b043d37cad7ddc7cba7d809' })
+  const [unlock, lock] = await app.loginEvents.find({ userId: '6b043d37cad7ddc7cba7d808' })
+  t.match(lock, { type: 'lock', reason: 'auto_threshold', actor_id: 'system', user_agent: null })
+  t.match(unlock, { type: 'unlock', reason: 'admin', actor_id: '6b043d37cad7ddc7cba7d809' })
+  await t.rejects(app.loginEvents.record(origin, { type: 'coffee' as 'login', outcome: 'success', username: 'x' }), 'an unknown type is a programming error')
+})
