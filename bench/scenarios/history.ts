@@ -11,6 +11,7 @@ import { median, percentile } from '../lib/stats'
 import { login, newAccount, register } from '../lib/warden'
 
 const CHUNK = 10_000
+const REQUEST_TIMEOUT_MS = 60_000
 
 /**
  * The login history at scale: the latest page of 50 of one user's events among 1,000,000
@@ -26,6 +27,8 @@ export default function history (): Scenario {
   let seedSeconds = 0
   let total = 0
   let userEvents = 0
+  let database = ''
+  let timedOut = false
 
   return {
     name: 'history',
@@ -42,11 +45,14 @@ export default function history (): Scenario {
       token = answer.access_token
       const userId = String(JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString('utf8')).sub)
 
-      total = ctx.options.quick ? 100_000 : 1_000_000
-      userEvents = 1000
       const config = loadConfig({ ...ctx.wardenBaseEnv, LOG_LEVEL: 'warn' })
       const app: FastifyInstance = await buildApp({ config, mongodbUri: dbUri })
       try {
+        // FerretDB 1.x scans the whole collection for every page (no filter or sort pushdown,
+        // see the README): there a tenth of the events keeps the run bounded, and the row says so.
+        database = (await app.loginEvents.explainPage({ userId }, { limit: 50 })).server
+        total = (ctx.options.quick ? 100_000 : 1_000_000) / (database === 'ferretdb' ? 10 : 1)
+        userEvents = Math.min(1000, total / 100)
         const started = performance.now()
         const now = Date.now()
         // spread over 60 days (inside the 90-day retention); the user's events among the others
@@ -85,7 +91,16 @@ export default function history (): Scenario {
       // at least three requests, at most 500, for about the measured duration
       while (latencies.length < 500 && (latencies.length < 3 || performance.now() < until)) {
         const started = performance.now()
-        const res = await request(`${s.url}/users/me/login-history?limit=50`, { headers: { authorization: `Bearer ${token}` }, timeoutMs: 300_000 })
+        let res
+        try {
+          res = await request(`${s.url}/users/me/login-history?limit=50`, { headers: { authorization: `Bearer ${token}` }, timeoutMs: REQUEST_TIMEOUT_MS })
+        } catch (err) {
+          // a page slower than the timeout counts as the timeout, and ends the round
+          ctx.log(`history: ${(err as Error).message}`)
+          latencies.push(REQUEST_TIMEOUT_MS)
+          timedOut = true
+          break
+        }
         latencies.push(performance.now() - started)
         if (res.status !== 200) throw new Error(`GET /users/me/login-history answered ${res.status}: ${res.body.slice(0, 200)}`)
         if ((JSON.parse(res.body) as { items: unknown[] }).items.length !== 50) throw new Error('the history page is not full: the seed did not reach the user')
@@ -99,7 +114,7 @@ export default function history (): Scenario {
       const p99s = rounds.map((r) => r.values.p99)
       return [{
         scenario: 'history',
-        label: `latest 50 of ${userEvents.toLocaleString('en')} among ${total.toLocaleString('en')} events: p99`,
+        label: `latest 50 of ${userEvents.toLocaleString('en')} among ${total.toLocaleString('en')} events${database === 'ferretdb' ? ' (FerretDB: a tenth)' : ''}: p99`,
         p50,
         p99: median(p99s),
         unit: 'ms',
@@ -113,6 +128,7 @@ export default function history (): Scenario {
           samples_rounds: rounds.map((r) => r.values.samples),
           p50_ms_rounds: rounds.map((r) => round(r.values.p50, 3)),
           database: plan?.server ?? 'unknown',
+          timed_out: timedOut,
           plan_indexes: plan?.indexes.join(',') ?? '',
           plan_in_memory_sort: plan?.inMemorySort ?? null,
           plan_keys_examined: plan?.keysExamined ?? null,
