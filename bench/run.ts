@@ -35,7 +35,7 @@ const USAGE = `Usage: npm run bench -- [options]
  * The children get the bench's values of Warden's variables (ENV_VARIABLES), not the caller's,
  * except for these, which a caller may set to benchmark another configuration.
  */
-const PASS_THROUGH: ReadonlyArray<typeof ENV_VARIABLES[number]> = ['JWT_ALG', 'ARGON2_MEMORY_KIB', 'ARGON2_TIME_COST', 'ARGON2_PARALLELISM', 'TOKEN_CACHE_SIZE']
+const PASS_THROUGH: ReadonlyArray<typeof ENV_VARIABLES[number]> = ['JWT_ALG', 'ARGON2_MEMORY_KIB', 'ARGON2_TIME_COST', 'ARGON2_PARALLELISM', 'TOKEN_CACHE_SIZE', 'LOGIN_EVENT_DURABILITY', 'LOGIN_EVENT_BATCH_MS']
 
 class UsageError extends Error {}
 

@@ -7,6 +7,7 @@ import { userCommands } from './commands/user'
 import { sessionCommands } from './commands/sessions'
 import { keysCommands } from './commands/keys'
 import { clientCommands } from './commands/client'
+import { eventsCommands } from './commands/events'
 import { version } from '../package.json'
 
 /** Commander's error messages as one line, like every other error of the command. */
@@ -33,6 +34,7 @@ Exit codes: 0 success, 1 failure (the command ran and could not do it), 2 usage 
   sessionCommands(cli)
   keysCommands(cli)
   clientCommands(cli)
+  eventsCommands(cli)
   // Every subcommand exits like the program: usage mistakes with 2.
   const override = (command: Command): void => {
     for (const sub of command.commands) {

@@ -32,6 +32,8 @@ const EnvSchema = Type.Object({
   LOCKOUT_MAX_DURATION: DurationString('24h', 'longest automatic lock'),
   THROTTLE_THRESHOLD: Type.Integer({ default: 5, minimum: 1 }),
   LOGIN_EVENT_RETENTION: DurationString('90d', 'login history retention'),
+  LOGIN_EVENT_DURABILITY: StringEnum(['batched', 'sync'] as const, 'batched'),
+  LOGIN_EVENT_BATCH_MS: Type.Integer({ default: 5, minimum: 0, maximum: 1000 }),
   REGISTRATION: StringEnum(['open', 'closed'] as const, 'open'),
   ADMIN_USERNAME: Type.Optional(Type.String({ minLength: 1 })),
   ADMIN_PASSWORD: Type.Optional(Type.String({ minLength: 1 })),
@@ -74,6 +76,10 @@ export interface Config {
   throttleThreshold: number
   /** seconds */
   loginEventRetention: number
+  /** `batched`: group commit (and the spool file when the database is away); `sync`: record() waits for the write. */
+  loginEventDurability: 'batched' | 'sync'
+  /** ms the first event of a batch waits for more (group commit window) */
+  loginEventBatchMs: number
   registration: 'open' | 'closed'
   admin?: { username: string, password: string }
   /** Fastify's `trustProxy`: whether, how many hops, or which proxies to believe about X-Forwarded-For. */
@@ -214,6 +220,8 @@ export function loadConfig (source: Record<string, string | undefined>): Config 
     lockout: { threshold: env.LOCKOUT_THRESHOLD, duration: lockoutDuration, maxDuration: lockoutMaxDuration },
     throttleThreshold: env.THROTTLE_THRESHOLD,
     loginEventRetention: duration(env, 'LOGIN_EVENT_RETENTION'),
+    loginEventDurability: env.LOGIN_EVENT_DURABILITY,
+    loginEventBatchMs: env.LOGIN_EVENT_BATCH_MS,
     registration: env.REGISTRATION,
     admin: env.ADMIN_USERNAME !== undefined && env.ADMIN_PASSWORD !== undefined
       ? { username: env.ADMIN_USERNAME, password: env.ADMIN_PASSWORD }

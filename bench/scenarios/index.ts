@@ -10,6 +10,8 @@ import peer from './peer'
 import login from './login'
 import memoryStart from './memory-start'
 import startWithData from './start-with-data'
+import eventCost from './event-cost'
+import history from './history'
 
 export const SCENARIOS: ReadonlyArray<{ name: string, create: ScenarioFactory }> = [
   { name: 'reference', create: reference },
@@ -18,5 +20,7 @@ export const SCENARIOS: ReadonlyArray<{ name: string, create: ScenarioFactory }>
   { name: 'peer', create: peer },
   { name: 'login', create: login },
   { name: 'memory-start', create: memoryStart },
-  { name: 'start-with-data', create: startWithData }
+  { name: 'start-with-data', create: startWithData },
+  { name: 'event-cost', create: eventCost },
+  { name: 'history', create: history }
 ]

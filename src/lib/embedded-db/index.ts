@@ -47,6 +47,8 @@ export interface StartDatabaseOptions {
   log?: (msg: string) => void
   /** Reuse a live server recorded in `<dataDir>/embedded.json`. Default true. */
   reuse?: boolean
+  /** Listen on this port instead of a free one (e.g. to restart a server where its clients expect it). */
+  port?: number
 }
 
 /** No database server is configured and none could be found, built or downloaded. */
@@ -94,7 +96,7 @@ export async function startDatabase (opts: StartDatabaseOptions): Promise<Databa
   }
 
   const notes: string[] = []
-  const ctx: LaunchContext = { dataDir, dbName, detached: opts.detached === true, log }
+  const ctx: LaunchContext = { dataDir, dbName, detached: opts.detached === true, log, port: opts.port }
 
   const mongod = findExecutable('mongod')
   if (mongod !== undefined) {
@@ -121,6 +123,7 @@ interface LaunchContext {
   dbName: string
   detached: boolean
   log: (msg: string) => void
+  port?: number
 }
 
 function mongodArgs (dbPath: string): (port: number) => string[] {
@@ -147,7 +150,7 @@ async function launch (ctx: LaunchContext, kind: ServerKind, bin: string, args: 
   const logFile = path.join(workDir, kind === 'ferretdb' ? 'ferretdb.log' : 'mongod.log')
   const label = LABELS[kind]
   for (let attempt = 1; ; attempt++) {
-    const port = await freePort()
+    const port = ctx.port ?? await freePort()
     const child = spawnServer(bin, args(port), logFile, ctx.detached)
     const uri = `mongodb://${HOST}:${port}/${ctx.dbName}`
     try {
@@ -156,7 +159,7 @@ async function launch (ctx: LaunchContext, kind: ServerKind, bin: string, args: 
       await terminate(child, 0)
       const tail = logTail(logFile)
       // The free port may have been taken between probing it and the server binding it.
-      if (attempt < 3 && /address already in use/i.test(tail)) continue
+      if (attempt < 3 && ctx.port === undefined && /address already in use/i.test(tail)) continue
       const reason = err instanceof Error ? err.message : String(err)
       throw new Error(`${label} did not start: ${reason}${tail !== '' ? `\n--- last lines of ${logFile} ---\n${tail}` : ''}`)
     }
