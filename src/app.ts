@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyServerOptions } from 'fastify'
 import Fastify, { LogController } from 'fastify'
 import fp from 'fastify-plugin'
 import formbody from '@fastify/formbody'
+import AjvCompiler, { type BuildCompilerFromPool } from '@fastify/ajv-compiler'
 import { randomUUID } from 'node:crypto'
 import type { LoggerOptions } from 'pino'
 import type { Config } from './config'
@@ -43,6 +44,26 @@ export function loggerOptions (cfg: Config): LoggerOptions {
   return { level: cfg.logLevel, redact: { paths: REDACTED_PATHS, censor: '[redacted]' } }
 }
 
+/**
+ * Ajv options by request part. Bodies are taken exactly as the OpenAPI document describes them:
+ * `["alice"]`, `true` or `123` is not a string. Query strings, path parameters and headers
+ * arrive as text, so there numbers and booleans are read from their text (and a single value
+ * may stand for a one-item array).
+ */
+const BODY_AJV_OPTIONS = { removeAdditional: true, useDefaults: true, coerceTypes: false } as const
+const TEXT_AJV_OPTIONS = { removeAdditional: true, useDefaults: true, coerceTypes: 'array' } as const
+
+/**
+ * Fastify's own Ajv compiler, twice: strict for bodies, coercing for the other request parts.
+ * (Fastify calls the compiler with the route's `{schema, httpPart, ...}`; the type says schema.)
+ */
+const buildValidator: BuildCompilerFromPool = (externalSchemas) => {
+  const factory = AjvCompiler()
+  const body = factory(externalSchemas, { customOptions: BODY_AJV_OPTIONS })
+  const text = factory(externalSchemas, { customOptions: TEXT_AJV_OPTIONS })
+  return (route) => ((route as { httpPart?: string }).httpPart === 'body' ? body : text)(route)
+}
+
 /** Fastify server options for Warden: logger, proxy trust, request ids. */
 export function serverOptions (cfg: Config): FastifyServerOptions {
   return {
@@ -54,7 +75,7 @@ export function serverOptions (cfg: Config): FastifyServerOptions {
     trustProxy: cfg.trustProxy as boolean | string[],
     genReqId: () => randomUUID(),
     bodyLimit: 64 * 1024,
-    ajv: { customOptions: { removeAdditional: true, coerceTypes: 'array', useDefaults: true } }
+    schemaController: { compilersFactory: { buildValidator } }
   }
 }
 
