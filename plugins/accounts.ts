@@ -1,8 +1,8 @@
 import fp from 'fastify-plugin'
-import { isValidObjectId } from 'mongoose'
+import { isValidObjectId, trusted } from 'mongoose'
 import type { FastifyInstance } from 'fastify'
 import { errors } from '../src/errors'
-import { normaliseUsername, usernameKey } from '../src/lib/username'
+import { checkUsername, normaliseUsername, usernameKey, usernameSkeleton } from '../src/lib/username'
 import { checkPassword, describePasswordProblem } from '../src/lib/password-policy'
 import { localOrigin, type Origin } from '../src/lib/origin'
 import { newSessionId } from './sessions'
@@ -87,21 +87,25 @@ async function accounts (fastify: FastifyInstance): Promise<void> {
 
   async function register (input: NewAccount, origin: Origin, actorId?: string): Promise<Profile> {
     const name = normaliseUsername(input.username)
-    if (name === null) throw new errors.InvalidUsername()
-    const problem = checkPassword(input.password, name.display)
-    if (problem !== null) throw new errors.WeakPassword(describePasswordProblem(problem))
+    if (name === null) {
+      throw checkUsername(input.username) === 'mixed_scripts' ? new errors.UsernameMixesScripts() : new errors.InvalidUsername()
+    }
+    const weakness = checkPassword(input.password, name.display)
+    if (weakness !== null) throw new errors.WeakPassword(describePasswordProblem(weakness))
 
     const taken = async (): Promise<never> => {
       await loginEvents.record(origin, { type: 'register', outcome: 'failure', reason: 'username_taken', username: name.display, actorId })
       throw new errors.UsernameTaken()
     }
-    if (await users.exists({ username_key: name.key }) !== null) return taken()
+    // The same name in another case, or one that looks like it: taken either way.
+    if (await users.exists({ $or: [{ username_key: name.key }, { username_skeleton: name.skeleton }] }) !== null) return taken()
 
     let user
     try {
       user = await users.create({
         username: name.display,
         username_key: name.key,
+        username_skeleton: name.skeleton,
         email: input.email ?? null,
         password_hash: await passwords.hash(input.password),
         roles: input.roles ?? ['user']
@@ -165,6 +169,20 @@ async function accounts (fastify: FastifyInstance): Promise<void> {
   }
 
   fastify.decorate('accounts', { register, login, profile, cachedProfile } satisfies Accounts)
+
+  /**
+   * Accounts stored before the look-alike rules have no skeleton and a lower-cased (not
+   * case-folded) key: both are computed once, here, so that they log in with the folded name and
+   * their look-alikes are refused. One that now collides with another account is left as it was.
+   */
+  for await (const user of users.find({ username_skeleton: trusted({ $exists: false }) }, { username: 1 }).lean().cursor()) {
+    try {
+      await users.updateOne({ _id: user._id }, { $set: { username_key: usernameKey(user.username), username_skeleton: usernameSkeleton(user.username) } })
+    } catch (err) {
+      if ((err as { code?: number }).code !== 11000) throw err
+      fastify.log.warn({ userId: String(user._id) }, 'this account\'s username collides with another one under the current username rules; left unchanged')
+    }
+  }
 
   const admin = fastify.config.admin
   if (admin !== undefined && await users.exists({ roles: 'admin' }) === null) {

@@ -1,4 +1,5 @@
 import createError, { type FastifyErrorConstructor } from '@fastify/error'
+import { USERNAME_MAX_LENGTH, USERNAME_MIN_LENGTH } from './lib/username'
 
 /**
  * Every error Warden answers with, declared once. The wire code is the part after
@@ -22,7 +23,8 @@ export const errors = {
   InvalidGrant: define('INVALID_GRANT', 'The refresh token is invalid, expired or revoked', 401, false),
   TooManyAttempts: define('TOO_MANY_ATTEMPTS', 'Too many attempts; retry later', 429, false),
   UsernameTaken: define('USERNAME_TAKEN', 'This username is already taken', 409),
-  InvalidUsername: define('INVALID_USERNAME', 'Username must be 3 to 64 letters, digits or . _ - @ +', 400),
+  InvalidUsername: define('INVALID_USERNAME', `Username must be ${USERNAME_MIN_LENGTH} to ${USERNAME_MAX_LENGTH} letters, digits or . _ - @ +`, 400),
+  UsernameMixesScripts: define('INVALID_USERNAME', 'Username must not mix scripts (such as Latin and Cyrillic letters)', 400),
   WeakPassword: define('WEAK_PASSWORD', '%s', 400),
   RegistrationClosed: define('REGISTRATION_CLOSED', 'Registration is closed; ask an administrator for an account', 403),
   // generic
