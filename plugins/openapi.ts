@@ -4,9 +4,17 @@ import swaggerUi from '@fastify/swagger-ui'
 import type { FastifyInstance } from 'fastify'
 import { version } from '../package.json'
 
+/** The body types every route accepts (JSON, and forms through @fastify/formbody). */
+export const BODY_CONTENT_TYPES = ['application/json', 'application/x-www-form-urlencoded']
+
 /** The OpenAPI 3 document, generated from the route schemas, at /docs/json; its UI at /docs. */
 async function openapi (fastify: FastifyInstance): Promise<void> {
   await fastify.register(swagger, {
+    // Each request body is documented in every content type the service accepts.
+    transform ({ schema, url }) {
+      if (schema?.body === undefined || (schema as { consumes?: string[] }).consumes !== undefined) return { schema, url }
+      return { schema: { ...schema, consumes: BODY_CONTENT_TYPES } as typeof schema, url }
+    },
     openapi: {
       openapi: '3.0.3',
       info: {

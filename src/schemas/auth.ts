@@ -1,15 +1,23 @@
 import { Type } from '@sinclair/typebox'
 import { PASSWORD_MAX_LENGTH } from '../lib/password-policy'
+import { USERNAME_MAX_LENGTH, USERNAME_MIN_LENGTH } from '../lib/username'
 
-/** Inputs are bounded generously; the policies in src/lib give the precise answers. */
+/** The bounds of the username rules (src/lib/username.ts); the rules themselves give the precise answer. */
+const Username = Type.String({
+  minLength: USERNAME_MIN_LENGTH,
+  maxLength: USERNAME_MAX_LENGTH,
+  description: `${USERNAME_MIN_LENGTH} to ${USERNAME_MAX_LENGTH} letters, digits or . _ - @ + of one script; case-insensitive`
+})
+
+/** Passwords are bounded generously; the policy in src/lib gives the precise answer. */
 export const RegisterBody = Type.Object({
-  username: Type.String({ minLength: 1, maxLength: 256 }),
+  username: Username,
   password: Type.String({ minLength: 1, maxLength: PASSWORD_MAX_LENGTH * 4 }),
   email: Type.Optional(Type.String({ format: 'email', maxLength: 320 }))
 }, { additionalProperties: false })
 
 export const LoginBody = Type.Object({
-  username: Type.String({ minLength: 1, maxLength: 256 }),
+  username: Username,
   password: Type.String({ minLength: 1, maxLength: PASSWORD_MAX_LENGTH * 4 })
 }, { additionalProperties: false })
 
