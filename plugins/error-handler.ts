@@ -25,6 +25,27 @@ function describe (error: FastifyError): { status: number, code: string, message
 }
 
 /**
+ * A header value that is not printable ASCII. Node refuses control characters and anything above
+ * U+00FF (the response then fails half-written), and sends U+0080-U+00FF as raw Latin-1 bytes that
+ * no client decodes the same way; values carrying user data are percent-encoded (src/lib/header-value.ts).
+ */
+const UNSAFE_HEADER_VALUE = /[^\t\x20-\x7e]/
+
+/** Removes the headers of `reply` whose values may not be sent as they are; returns their names. */
+function removeUnsafeHeaders (reply: FastifyReply): string[] {
+  const removed: string[] = []
+  const headers = reply.getHeaders()
+  for (const name in headers) {
+    const value = headers[name]
+    if (typeof value === 'string' ? UNSAFE_HEADER_VALUE.test(value) : Array.isArray(value) && value.some((v) => UNSAFE_HEADER_VALUE.test(v))) {
+      reply.removeHeader(name)
+      removed.push(name)
+    }
+  }
+  return removed
+}
+
+/**
  * One response shape for every error: `{"error": "<code>", "message": "<text>"}`.
  * Client errors say what was wrong; server errors are logged and say nothing more.
  */
@@ -37,6 +58,15 @@ async function errorHandler (fastify: FastifyInstance): Promise<void> {
     const challenge = wwwAuthenticate(code, message)
     if (challenge !== undefined) reply.header('www-authenticate', challenge)
     return reply.code(status).send({ error: code, message })
+  })
+
+  // A header that cannot be written would fail the response after its status line is chosen
+  // (a 204 then loses the error body): it is caught here, before anything is written, and the
+  // request answers 500 in the contract shape instead.
+  fastify.addHook('onSend', function (request, reply, payload, done) {
+    const removed = removeUnsafeHeaders(reply)
+    if (removed.length === 0) return done(null, payload)
+    done(new Error(`response headers with values that cannot be sent as they are: ${removed.join(', ')}`))
   })
 
   fastify.setNotFoundHandler(function (request: FastifyRequest, reply: FastifyReply) {

@@ -3,6 +3,7 @@ import fastifyJwt from '@fastify/jwt'
 import { createHash, randomUUID, type JsonWebKey } from 'node:crypto'
 import type { FastifyInstance } from 'fastify'
 import { errors } from '../src/errors'
+import { headerValue } from '../src/lib/header-value'
 import { generateSigningKey, publicPemFromJwk, type AsymmetricAlgorithm } from '../src/lib/jwk'
 import type { Database } from './db'
 import './config'
@@ -31,7 +32,7 @@ export interface AuthContext {
   issuedAt: number
   /** milliseconds since the epoch */
   expiresAt: number
-  /** `roles` joined with commas, ready for the forward-auth header. */
+  /** `roles`, each one percent-encoded, joined with commas: ready for the forward-auth header. */
   rolesHeader: string
 }
 
@@ -117,7 +118,7 @@ function toContext (claims: AccessClaims): AuthContext {
     !Array.isArray(roles) || !roles.every((r) => typeof r === 'string')) {
     throw new errors.InvalidToken()
   }
-  return { userId: sub, username, roles, sessionId: sid, tokenId: jti, issuedAt: iat, expiresAt: exp * 1000, rolesHeader: roles.join(',') }
+  return { userId: sub, username, roles, sessionId: sid, tokenId: jti, issuedAt: iat, expiresAt: exp * 1000, rolesHeader: roles.map(headerValue).join(',') }
 }
 
 /** Issues and verifies access tokens with the key kept in MongoDB. */
