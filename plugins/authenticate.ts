@@ -25,9 +25,27 @@ const BEARER = /^bearer +/i
  */
 function bearerToken (header: string | undefined): string | undefined {
   if (header === undefined) return undefined
-  if (header.startsWith('Bearer ')) return header.slice(7)
+  // The common spelling, with exactly one space, without the regular expression.
+  if (header.startsWith('Bearer ') && header.charCodeAt(7) !== 32) return header.slice(7)
   const match = BEARER.exec(header)
   return match === null ? undefined : header.slice(match[0].length)
+}
+
+/**
+ * Whether the request carries more than one Authorization field. Node keeps only the first in
+ * `headers`, so a second one (which a proxy or the upstream may read instead) would pass unseen;
+ * `rawHeaders` has them all.
+ */
+function repeatsAuthorization (rawHeaders: string[]): boolean {
+  let seen = false
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i]
+    if (name.length === 13 && name.toLowerCase() === 'authorization') {
+      if (seen) return true
+      seen = true
+    }
+  }
+  return false
 }
 
 /**
@@ -38,7 +56,9 @@ async function authenticate (fastify: FastifyInstance): Promise<void> {
   const { tokens, accountState } = fastify
 
   function verify (request: FastifyRequest): Error | null {
-    const token = bearerToken(request.headers.authorization)
+    const header = request.headers.authorization
+    if (header !== undefined && repeatsAuthorization(request.raw.rawHeaders)) return new errors.AmbiguousCredentials()
+    const token = bearerToken(header)
     if (token === undefined || token === '') return new errors.MissingToken()
     let auth: AuthContext
     try {

@@ -14,6 +14,8 @@ export const errors = {
   // bearer authentication (RFC 6750)
   MissingToken: define('MISSING_TOKEN', 'A bearer token is required', 401, false),
   InvalidToken: define('INVALID_TOKEN', 'The access token is invalid', 401, false),
+  /** 401 rather than RFC 6750's 400 invalid_request: forward-auth proxies deny on 401 but fail on 400. */
+  AmbiguousCredentials: define('INVALID_TOKEN', 'Send exactly one Authorization header', 401, false),
   TokenExpired: define('TOKEN_EXPIRED', 'The access token has expired', 401, false),
   TokenRevoked: define('TOKEN_REVOKED', 'The access token has been revoked', 401, false),
   AccountLocked: define('ACCOUNT_LOCKED', 'The account is locked', 403, false),
