@@ -56,7 +56,9 @@ export interface Tokens {
   readonly jwks: { keys: PublicJwk[] }
   issueAccessToken(subject: TokenSubject, sessionId: string): { token: string, expiresIn: number, tokenId: string }
   /**
-   * Verifies signature, algorithm, `typ`, `iss`, `aud`, `exp` and claim shapes, and returns the
+   * Verifies signature, algorithm, `typ`, `crit`, `iss`, `aud`, `exp`, `nbf`, `iat` (not ahead of the
+   * clock by more than CLOCK_TOLERANCE), the lifetime (`exp - iat` at most ACCESS_TOKEN_TTL plus that
+   * tolerance) and claim shapes, and returns the
    * bearer's context. Throws InvalidToken or TokenExpired. A token verified once is kept in a
    * bounded in-memory map (keyed by the whole token, checked against `exp` on every hit).
    */
@@ -149,6 +151,20 @@ async function tokens (fastify: FastifyInstance): Promise<void> {
     }
   })
 
+  const tolerance = options.clockTolerance
+  const longestLifetime = options.accessTokenTtl + tolerance
+
+  /**
+   * The signature, `exp` and `nbf` are checked by the verifier; a correctly signed token must
+   * also have been issued in the past (up to the clock tolerance between instances) for no
+   * longer than Warden issues tokens for: anything else was not minted by this configuration.
+   */
+  function checkTimes (claims: AccessClaims): void {
+    const { iat, exp } = claims
+    if (typeof iat !== 'number' || typeof exp !== 'number') throw new errors.InvalidToken()
+    if (iat > Date.now() / 1000 + tolerance || exp - iat > longestLifetime) throw new errors.InvalidToken()
+  }
+
   /**
    * Tokens verified once, keyed by the tail of their signature (hashing the whole token on
    * every request costs more than the rest of the check); a hit counts only when the whole
@@ -171,6 +187,7 @@ async function tokens (fastify: FastifyInstance): Promise<void> {
     } catch (err) {
       throw (err as { code?: string }).code === 'FAST_JWT_EXPIRED' ? new errors.TokenExpired() : new errors.InvalidToken()
     }
+    checkTimes(claims)
     const context = toContext(claims)
     if (tokenCacheSize > 0) {
       if (verified.size >= tokenCacheSize) verified.delete(verified.keys().next().value as string)

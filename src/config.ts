@@ -25,6 +25,7 @@ const EnvSchema = Type.Object({
   JWT_SECRET: Type.Optional(Type.String()),
   ACCESS_TOKEN_TTL: DurationString('15m', 'access token lifetime'),
   REFRESH_TOKEN_TTL: DurationString('30d', 'refresh token lifetime'),
+  CLOCK_TOLERANCE: DurationString('30s', 'how far ahead a token\'s iat may be, and how much longer than ACCESS_TOKEN_TTL its lifetime'),
   LOCKOUT_THRESHOLD: Type.Integer({ default: 10, minimum: 1 }),
   LOCKOUT_DURATION: DurationString('15m', 'first automatic lock'),
   LOCKOUT_MAX_DURATION: DurationString('24h', 'longest automatic lock'),
@@ -61,6 +62,8 @@ export interface Config {
     accessTokenTtl: number
     /** seconds */
     refreshTokenTtl: number
+    /** seconds: clock difference allowed between the instance that signed a token and the one checking it */
+    clockTolerance: number
   }
   lockout: { threshold: number, duration: number, maxDuration: number }
   throttleThreshold: number
@@ -156,7 +159,8 @@ export function loadConfig (source: Record<string, string | undefined>): Config 
       algorithm: env.JWT_ALG,
       secret: env.JWT_SECRET,
       accessTokenTtl: duration(env, 'ACCESS_TOKEN_TTL'),
-      refreshTokenTtl: duration(env, 'REFRESH_TOKEN_TTL')
+      refreshTokenTtl: duration(env, 'REFRESH_TOKEN_TTL'),
+      clockTolerance: duration(env, 'CLOCK_TOLERANCE', 0)
     },
     lockout: { threshold: env.LOCKOUT_THRESHOLD, duration: lockoutDuration, maxDuration: lockoutMaxDuration },
     throttleThreshold: env.THROTTLE_THRESHOLD,
