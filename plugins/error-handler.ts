@@ -1,4 +1,6 @@
 import fp from 'fastify-plugin'
+import { STATUS_CODES } from 'node:http'
+import type { Socket } from 'node:net'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { wireCode, wwwAuthenticate } from '../src/errors'
 import { ErrorResponse } from '../src/schemas/common'
@@ -43,6 +45,32 @@ function removeUnsafeHeaders (reply: FastifyReply): string[] {
     }
   }
   return removed
+}
+
+/** Errors Node's HTTP parser reports before there is a request, by code: status, wire code, message. */
+const CLIENT_ERRORS: Record<string, [number, string, string]> = {
+  ERR_HTTP_REQUEST_TIMEOUT: [408, 'request_timeout', 'The request was not received in time'],
+  HPE_HEADER_OVERFLOW: [431, 'header_too_large', 'The request headers are too large']
+}
+const MALFORMED: [number, string, string] = [400, 'bad_request', 'Malformed HTTP request']
+
+/**
+ * Fastify's `clientErrorHandler` (Node's `clientError` event): errors met before a request exists,
+ * such as a request not received in time or headers too large, answered in the contract shape
+ * straight on the socket, which is then closed.
+ */
+export function clientErrorHandler (this: FastifyInstance, error: Error & { code?: string }, socket: Socket): void {
+  if (error.code === 'ECONNRESET' || socket.destroyed) return
+  const [status, code, message] = CLIENT_ERRORS[error.code ?? ''] ?? MALFORMED
+  this.log.debug({ err: error }, 'client error')
+  // A response already under way cannot be replaced; the connection just ends.
+  const inFlight = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage
+  if (socket.writable && inFlight?.headersSent !== true) {
+    const body = JSON.stringify({ error: code, message })
+    socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\n` +
+      `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`)
+  }
+  socket.destroySoon()
 }
 
 /**

@@ -1,4 +1,5 @@
-import type { FastifyInstance, FastifyServerOptions } from 'fastify'
+import type { FastifyHttpOptions, FastifyInstance, FastifyServerOptions } from 'fastify'
+import type { Server } from 'node:http'
 import Fastify, { LogController } from 'fastify'
 import fp from 'fastify-plugin'
 import formbody from '@fastify/formbody'
@@ -7,7 +8,7 @@ import { randomUUID } from 'node:crypto'
 import type { LoggerOptions } from 'pino'
 import type { Config } from './config'
 import config from '../plugins/config'
-import errorHandler from '../plugins/error-handler'
+import errorHandler, { clientErrorHandler } from '../plugins/error-handler'
 import openapi from '../plugins/openapi'
 import db from '../plugins/db'
 import loginEvents from '../plugins/login-events'
@@ -65,7 +66,7 @@ const buildValidator: BuildCompilerFromPool = (externalSchemas) => {
 }
 
 /** Fastify server options for Warden: logger, proxy trust, request ids. */
-export function serverOptions (cfg: Config): FastifyServerOptions {
+export function serverOptions (cfg: Config): FastifyHttpOptions<Server> {
   return {
     logger: loggerOptions(cfg),
     // Per-request lines cost more than the authentication itself on the forward-auth path;
@@ -75,6 +76,13 @@ export function serverOptions (cfg: Config): FastifyServerOptions {
     trustProxy: cfg.trustProxy as boolean | string[],
     genReqId: () => randomUUID(),
     bodyLimit: 64 * 1024,
+    // A client that is slow to send its request (a slowloris, a body shorter than its
+    // Content-Length) is answered 408 after REQUEST_TIMEOUT, headers and body alike; Node checks
+    // the connections once a second, so the answer comes at most a second later.
+    requestTimeout: cfg.requestTimeout * 1000,
+    keepAliveTimeout: cfg.keepAliveTimeout * 1000,
+    http: { headersTimeout: cfg.requestTimeout * 1000, connectionsCheckingInterval: Math.min(1000, cfg.requestTimeout * 1000) },
+    clientErrorHandler,
     schemaController: { compilersFactory: { buildValidator } }
   }
 }

@@ -40,7 +40,9 @@ const EnvSchema = Type.Object({
   ARGON2_MEMORY_KIB: Type.Integer({ default: ARGON2_MIN.memoryCost, minimum: ARGON2_MIN.memoryCost }),
   ARGON2_TIME_COST: Type.Integer({ default: ARGON2_MIN.timeCost, minimum: ARGON2_MIN.timeCost }),
   ARGON2_PARALLELISM: Type.Integer({ default: ARGON2_MIN.parallelism, minimum: ARGON2_MIN.parallelism, maximum: 16 }),
-  TOKEN_CACHE_SIZE: Type.Integer({ default: 10000, minimum: 0 })
+  TOKEN_CACHE_SIZE: Type.Integer({ default: 10000, minimum: 0 }),
+  REQUEST_TIMEOUT: DurationString('10s', 'time a client has to send a whole request, headers and body'),
+  KEEP_ALIVE_TIMEOUT: DurationString('72s', 'how long an idle keep-alive connection is kept open')
 })
 
 type Env = Static<typeof EnvSchema>
@@ -77,6 +79,10 @@ export interface Config {
   dataDir: string
   argon2: { memoryCost: number, timeCost: number, parallelism: number }
   tokenCacheSize: number
+  /** seconds: a request whose headers and body have not all arrived by then is answered 408 */
+  requestTimeout: number
+  /** seconds: an idle keep-alive connection is closed after this */
+  keepAliveTimeout: number
 }
 
 /** A configuration problem: its message is one line naming the variable. */
@@ -173,6 +179,8 @@ export function loadConfig (source: Record<string, string | undefined>): Config 
     logLevel: env.LOG_LEVEL,
     dataDir: env.DATA_DIR,
     argon2: { memoryCost: env.ARGON2_MEMORY_KIB, timeCost: env.ARGON2_TIME_COST, parallelism: env.ARGON2_PARALLELISM },
-    tokenCacheSize: env.TOKEN_CACHE_SIZE
+    tokenCacheSize: env.TOKEN_CACHE_SIZE,
+    requestTimeout: duration(env, 'REQUEST_TIMEOUT'),
+    keepAliveTimeout: duration(env, 'KEEP_ALIVE_TIMEOUT')
   }
 }
