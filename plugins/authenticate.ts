@@ -1,6 +1,7 @@
 import fp from 'fastify-plugin'
 import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
 import { errors } from '../src/errors'
+import { repeatsHeader } from '../src/lib/raw-headers'
 import type { AuthContext } from './tokens'
 import './account-state'
 
@@ -32,23 +33,6 @@ function bearerToken (header: string | undefined): string | undefined {
 }
 
 /**
- * Whether the request carries more than one Authorization field. Node keeps only the first in
- * `headers`, so a second one (which a proxy or the upstream may read instead) would pass unseen;
- * `rawHeaders` has them all.
- */
-function repeatsAuthorization (rawHeaders: string[]): boolean {
-  let seen = false
-  for (let i = 0; i < rawHeaders.length; i += 2) {
-    const name = rawHeaders[i]
-    if (name.length === 13 && name.toLowerCase() === 'authorization') {
-      if (seen) return true
-      seen = true
-    }
-  }
-  return false
-}
-
-/**
  * The onRequest authentication hook. It is synchronous and answers from memory: the token
  * cache of the tokens plugin and the lock/revocation state of the account-state plugin.
  */
@@ -57,7 +41,7 @@ async function authenticate (fastify: FastifyInstance): Promise<void> {
 
   function verify (request: FastifyRequest): Error | null {
     const header = request.headers.authorization
-    if (header !== undefined && repeatsAuthorization(request.raw.rawHeaders)) return new errors.AmbiguousCredentials()
+    if (header !== undefined && repeatsHeader(request.raw.rawHeaders, 'authorization')) return new errors.AmbiguousCredentials()
     const token = bearerToken(header)
     if (token === undefined || token === '') return new errors.MissingToken()
     let auth: AuthContext

@@ -1,8 +1,10 @@
 import fp from 'fastify-plugin'
+import FindMyWay, { type HTTPMethod } from 'find-my-way'
 import { STATUS_CODES } from 'node:http'
 import type { Socket } from 'node:net'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import { wireCode, wwwAuthenticate } from '../src/errors'
+import { errors, wireCode, wwwAuthenticate } from '../src/errors'
+import { repeatsHeader } from '../src/lib/raw-headers'
 import { ErrorResponse } from '../src/schemas/common'
 
 /** Fastify's own client errors, by code, and the wire code Warden answers them with. */
@@ -74,6 +76,15 @@ export function clientErrorHandler (this: FastifyInstance, error: Error & { code
 }
 
 /**
+ * Fastify's `frameworkErrors`: errors Fastify meets while routing (a path that is not valid
+ * percent-encoding, a parameter too long), before any error handler applies.
+ */
+export function frameworkErrors (error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+  const { status, code, message } = describe(error)
+  reply.code(status).send({ error: code, message })
+}
+
+/**
  * One response shape for every error: `{"error": "<code>", "message": "<text>"}`.
  * Client errors say what was wrong; server errors are logged and say nothing more.
  */
@@ -97,8 +108,37 @@ async function errorHandler (fastify: FastifyInstance): Promise<void> {
     done(new Error(`response headers with values that cannot be sent as they are: ${removed.join(', ')}`))
   })
 
+  // RFC 9112: an HTTP/1.1 request has exactly one Host header (Node's own check, turned off in
+  // src/app.ts, answers without a body; Node keeps the first of two and drops the second).
+  fastify.addHook('onRequest', function (request, reply, done) {
+    const raw = request.raw
+    if (raw.headers.host === undefined) {
+      if (raw.httpVersionMajor === 1 && raw.httpVersionMinor === 0) return done()
+      return done(new errors.BadRequest('An HTTP/1.1 request needs a Host header'))
+    }
+    if (repeatsHeader(raw.rawHeaders, 'host')) return done(new errors.BadRequest('Send exactly one Host header'))
+    done()
+  })
+
+  // Every served path and method, so that a known path asked with another method answers 405
+  // with the methods it has (RFC 9110) rather than 404.
+  const served = FindMyWay()
+  const methods = new Set<HTTPMethod>()
+  fastify.addHook('onRoute', function (route) {
+    for (const method of (Array.isArray(route.method) ? route.method : [route.method]) as HTTPMethod[]) {
+      methods.add(method)
+      if (served.find(method, route.url) === null) served.on(method, route.url, () => {})
+    }
+  })
+
   fastify.setNotFoundHandler(function (request: FastifyRequest, reply: FastifyReply) {
-    return reply.code(404).send({ error: 'not_found', message: `Route ${request.method} ${request.url.split('?')[0]} not found` })
+    const path = request.url.split('?')[0]
+    const allowed = [...methods].filter((method) => served.find(method, path) !== null).sort()
+    if (allowed.length > 0) {
+      return reply.code(405).header('allow', allowed.join(', '))
+        .send({ error: 'method_not_allowed', message: `Method ${request.method} is not allowed on ${path}` })
+    }
+    return reply.code(404).send({ error: 'not_found', message: `Route ${request.method} ${path} not found` })
   })
 }
 

@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto'
 import type { LoggerOptions } from 'pino'
 import type { Config } from './config'
 import config from '../plugins/config'
-import errorHandler, { clientErrorHandler } from '../plugins/error-handler'
+import errorHandler, { clientErrorHandler, frameworkErrors } from '../plugins/error-handler'
 import openapi from '../plugins/openapi'
 import db from '../plugins/db'
 import loginEvents from '../plugins/login-events'
@@ -81,8 +81,15 @@ export function serverOptions (cfg: Config): FastifyHttpOptions<Server> {
     // the connections once a second, so the answer comes at most a second later.
     requestTimeout: cfg.requestTimeout * 1000,
     keepAliveTimeout: cfg.keepAliveTimeout * 1000,
-    http: { headersTimeout: cfg.requestTimeout * 1000, connectionsCheckingInterval: Math.min(1000, cfg.requestTimeout * 1000) },
+    http: {
+      headersTimeout: cfg.requestTimeout * 1000,
+      connectionsCheckingInterval: Math.min(1000, cfg.requestTimeout * 1000),
+      // Checked by the error-handler plugin, which answers in the contract shape.
+      requireHostHeader: false
+    },
+    // Errors met before a route answers in the contract shape too.
     clientErrorHandler,
+    frameworkErrors,
     schemaController: { compilersFactory: { buildValidator } }
   }
 }
@@ -96,6 +103,9 @@ export default async function app (fastify: FastifyInstance, opts: AppOptions): 
   await fastify.register(errorHandler)
   await fastify.register(openapi)
   await fastify.register(formbody)
+  // Bodies are JSON or form-encoded; Fastify's built-in text/plain parser would turn any other
+  // text into a string that then fails validation with 400 instead of 415.
+  fastify.removeContentTypeParser('text/plain')
   await fastify.register(db, { uri: opts.mongodbUri })
   await fastify.register(loginEvents)
   await fastify.register(passwords)
