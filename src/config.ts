@@ -42,7 +42,8 @@ const EnvSchema = Type.Object({
   ARGON2_PARALLELISM: Type.Integer({ default: ARGON2_MIN.parallelism, minimum: ARGON2_MIN.parallelism, maximum: 16 }),
   TOKEN_CACHE_SIZE: Type.Integer({ default: 10000, minimum: 0 }),
   REQUEST_TIMEOUT: DurationString('10s', 'time a client has to send a whole request, headers and body'),
-  KEEP_ALIVE_TIMEOUT: DurationString('72s', 'how long an idle keep-alive connection is kept open')
+  KEEP_ALIVE_TIMEOUT: DurationString('72s', 'how long an idle keep-alive connection is kept open'),
+  DOCS: StringEnum(['on', 'off'] as const, 'on')
 })
 
 type Env = Static<typeof EnvSchema>
@@ -83,6 +84,8 @@ export interface Config {
   requestTimeout: number
   /** seconds: an idle keep-alive connection is closed after this */
   keepAliveTimeout: number
+  /** whether /docs (the OpenAPI UI and document) is served */
+  docs: boolean
 }
 
 /** A configuration problem: its message is one line naming the variable. */
@@ -181,6 +184,7 @@ export function loadConfig (source: Record<string, string | undefined>): Config 
     argon2: { memoryCost: env.ARGON2_MEMORY_KIB, timeCost: env.ARGON2_TIME_COST, parallelism: env.ARGON2_PARALLELISM },
     tokenCacheSize: env.TOKEN_CACHE_SIZE,
     requestTimeout: duration(env, 'REQUEST_TIMEOUT'),
-    keepAliveTimeout: duration(env, 'KEEP_ALIVE_TIMEOUT')
+    keepAliveTimeout: duration(env, 'KEEP_ALIVE_TIMEOUT'),
+    docs: env.DOCS === 'on'
   }
 }
