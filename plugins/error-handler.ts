@@ -119,6 +119,8 @@ async function errorHandler (fastify: FastifyInstance): Promise<void> {
       return done(new errors.BadRequest('An HTTP/1.1 request needs a Host header'))
     }
     if (repeatsHeader(raw.rawHeaders, 'host')) return done(new errors.BadRequest('Send exactly one Host header'))
+    // No route: answered now, before a body (a QUERY or DELETE may carry one) is read or refused.
+    if (request.is404) return notFound(request, reply)
     done()
   })
 
@@ -133,7 +135,8 @@ async function errorHandler (fastify: FastifyInstance): Promise<void> {
     }
   })
 
-  fastify.setNotFoundHandler(function (request: FastifyRequest, reply: FastifyReply) {
+  /** 405 with Allow when the path is served with other methods, else 404. */
+  function notFound (request: FastifyRequest, reply: FastifyReply): FastifyReply {
     const path = request.url.split('?')[0]
     const allowed = [...methods].filter((method) => served.find(method, path) !== null).sort()
     if (allowed.length > 0) {
@@ -141,7 +144,8 @@ async function errorHandler (fastify: FastifyInstance): Promise<void> {
         .send({ error: 'method_not_allowed', message: `Method ${request.method} is not allowed on ${path}` })
     }
     return reply.code(404).send({ error: 'not_found', message: `Route ${request.method} ${path} not found` })
-  })
+  }
+  fastify.setNotFoundHandler(notFound)
 }
 
 export default fp(errorHandler, { name: 'error-handler', fastify: '5.x' })

@@ -64,6 +64,12 @@ t.test('a known path with a method it does not serve: 405 with Allow; an unknown
     t.equal(res.headers.allow, allow, `${method} ${url}`)
     t.same(res.json(), { error: 'method_not_allowed', message: `Method ${method} is not allowed on ${url.split('?')[0]}` })
   }
+  const port = await listen(app)
+  const query = await rawRequest(port, 'QUERY /health/ready HTTP/1.1\r\nHost: localhost\r\n\r\n')
+  t.equal(query.status, 405, 'a method with a body and no Content-Type is still 405, not a body error')
+  t.equal(query.headers.allow, 'GET, HEAD')
+  const body = await app.inject({ method: 'DELETE', url: '/no/such/path', headers: { 'content-type': 'text/plain' }, payload: 'x' })
+  t.equal(body.statusCode, 404, 'an unknown path is 404 whatever its body')
   for (const method of ['TRACE', 'GET', 'DELETE']) {
     const res = await app.inject({ method: method as 'GET', url: '/no/such/path' })
     t.equal(res.statusCode, 404, method)
