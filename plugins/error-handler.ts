@@ -99,10 +99,10 @@ async function errorHandler (fastify: FastifyInstance): Promise<void> {
     return reply.code(status).send({ error: code, message })
   })
 
-  // A header that cannot be written would fail the response after its status line is chosen
-  // (a 204 then loses the error body): it is caught here, before anything is written, and the
-  // request answers 500 in the contract shape instead.
-  // Every response, the API's included, also tells browsers not to guess its content type.
+  // Every response, the API's included, tells browsers not to guess its content type. And a
+  // header that cannot be written would fail the response after its status line is chosen (a 204
+  // then loses the error body): it is caught here, before anything is written, and the request
+  // answers 500 in the contract shape instead.
   fastify.addHook('onSend', function (request, reply, payload, done) {
     reply.header('x-content-type-options', 'nosniff')
     const removed = removeUnsafeHeaders(reply)
@@ -131,7 +131,7 @@ async function errorHandler (fastify: FastifyInstance): Promise<void> {
   fastify.addHook('onRoute', function (route) {
     for (const method of (Array.isArray(route.method) ? route.method : [route.method]) as HTTPMethod[]) {
       methods.add(method)
-      if (served.find(method, route.url) === null) served.on(method, route.url, () => {})
+      if (!served.hasRoute(method, route.url)) served.on(method, route.url, () => {})
     }
   })
 
