@@ -7,7 +7,7 @@ import { version } from '../package.json'
 import './config'
 
 /** The body types every route accepts (JSON, and forms through @fastify/formbody). */
-export const BODY_CONTENT_TYPES = ['application/json', 'application/x-www-form-urlencoded']
+const BODY_CONTENT_TYPES = ['application/json', 'application/x-www-form-urlencoded']
 
 /** The OpenAPI 3 document, generated from the route schemas, at /docs/json; its UI at /docs. */
 async function openapi (fastify: FastifyInstance): Promise<void> {
