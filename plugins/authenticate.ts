@@ -2,6 +2,7 @@ import fp from 'fastify-plugin'
 import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
 import { errors } from '../src/errors'
 import { missing, type Requirement, type RoleMap } from '../src/lib/rbac'
+import { repeatsHeader } from '../src/lib/raw-headers'
 import type { AuthContext } from './tokens'
 import './config'
 import './account-state'
@@ -41,7 +42,8 @@ const BEARER = /^bearer +/i
  */
 function bearerToken (header: string | undefined): string | undefined {
   if (header === undefined) return undefined
-  if (header.startsWith('Bearer ')) return header.slice(7)
+  // The common spelling, with exactly one space, without the regular expression.
+  if (header.startsWith('Bearer ') && header.charCodeAt(7) !== 32) return header.slice(7)
   const match = BEARER.exec(header)
   return match === null ? undefined : header.slice(match[0].length)
 }
@@ -55,7 +57,9 @@ async function authenticate (fastify: FastifyInstance): Promise<void> {
   const roleMap = fastify.config.roles
 
   function verify (request: FastifyRequest): Error | null {
-    const token = bearerToken(request.headers.authorization)
+    const header = request.headers.authorization
+    if (header !== undefined && repeatsHeader(request.raw.rawHeaders, 'authorization')) return new errors.AmbiguousCredentials()
+    const token = bearerToken(header)
     if (token === undefined || token === '') return new errors.MissingToken()
     let auth: AuthContext
     try {

@@ -1,12 +1,22 @@
 import fp from 'fastify-plugin'
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
+import helmet from '@fastify/helmet'
 import type { FastifyInstance } from 'fastify'
 import { version } from '../package.json'
+import './config'
+
+/** The body types every route accepts (JSON, and forms through @fastify/formbody). */
+const BODY_CONTENT_TYPES = ['application/json', 'application/x-www-form-urlencoded']
 
 /** The OpenAPI 3 document, generated from the route schemas, at /docs/json; its UI at /docs. */
 async function openapi (fastify: FastifyInstance): Promise<void> {
   await fastify.register(swagger, {
+    // Each request body is documented in every content type the service accepts.
+    transform ({ schema, url }) {
+      if (schema?.body === undefined || (schema as { consumes?: string[] }).consumes !== undefined) return { schema, url }
+      return { schema: { ...schema, consumes: BODY_CONTENT_TYPES } as typeof schema, url }
+    },
     openapi: {
       openapi: '3.0.3',
       info: {
@@ -30,7 +40,27 @@ async function openapi (fastify: FastifyInstance): Promise<void> {
       ]
     }
   })
-  await fastify.register(swaggerUi, { routePrefix: '/docs' })
+  if (!fastify.config.docs) return
+  // The pages are an application in a browser: they get helmet's headers, a CSP without inline or
+  // remote code (the UI needs none; its validator badge, which loads from elsewhere, is off) and no
+  // framing. Registered in a context of their own, so the JSON API is left as it is.
+  await fastify.register(async function documentation (docs) {
+    await docs.register(helmet, {
+      contentSecurityPolicy: {
+        directives: {
+          frameAncestors: ["'none'"],
+          formAction: ["'self'"],
+          // Served over plain HTTP on a development machine; TLS belongs to the proxy in front.
+          upgradeInsecureRequests: null
+        }
+      },
+      frameguard: { action: 'deny' },
+      referrerPolicy: { policy: 'no-referrer' },
+      // HSTS is the TLS-terminating proxy's to send, for the whole host.
+      strictTransportSecurity: false
+    })
+    await docs.register(swaggerUi, { routePrefix: '/docs', uiConfig: { validatorUrl: null } })
+  })
 }
 
-export default fp(openapi, { name: 'openapi', fastify: '5.x' })
+export default fp(openapi, { name: 'openapi', fastify: '5.x', dependencies: ['config'] })

@@ -3,6 +3,7 @@ import fastifyJwt, { type JWT } from '@fastify/jwt'
 import { randomUUID } from 'node:crypto'
 import type { FastifyInstance } from 'fastify'
 import { errors } from '../src/errors'
+import { headerValue } from '../src/lib/header-value'
 import type { KeyRing, PublicJwk } from './keys'
 import './config'
 import './keys'
@@ -31,7 +32,7 @@ export interface AuthContext {
   issuedAt: number
   /** milliseconds since the epoch */
   expiresAt: number
-  /** `roles` joined with commas, ready for the forward-auth header. */
+  /** `roles`, each one percent-encoded, joined with commas: ready for the forward-auth header. */
   rolesHeader: string
 }
 
@@ -50,7 +51,9 @@ export interface Tokens {
   readonly jwks: { keys: PublicJwk[] }
   issueAccessToken(subject: TokenSubject, sessionId: string): { token: string, expiresIn: number, tokenId: string }
   /**
-   * Verifies signature, algorithm, `typ`, `iss`, `aud`, `exp` and claim shapes, and returns the
+   * Verifies signature, algorithm, `typ`, `crit`, `iss`, `aud`, `exp`, `nbf`, `iat` (not ahead of the
+   * clock by more than CLOCK_TOLERANCE), the lifetime (`exp - iat` at most ACCESS_TOKEN_TTL plus that
+   * tolerance) and claim shapes, and returns the
    * bearer's context. Throws InvalidToken or TokenExpired. A token verified once is kept in a
    * bounded in-memory map (keyed by the whole token, checked against `exp` on every hit).
    */
@@ -75,7 +78,7 @@ function toContext (claims: AccessClaims): AuthContext {
     !Array.isArray(roles) || !roles.every((r) => typeof r === 'string')) {
     throw new errors.InvalidToken()
   }
-  return { userId: sub, username, roles, sessionId: sid, tokenId: jti, issuedAt: iat, expiresAt: exp * 1000, rolesHeader: roles.join(',') }
+  return { userId: sub, username, roles, sessionId: sid, tokenId: jti, issuedAt: iat, expiresAt: exp * 1000, rolesHeader: roles.map(headerValue).join(',') }
 }
 
 /** The `kid` in a token's header (undefined when it has none); throws InvalidToken when the header is not JSON. */
@@ -165,6 +168,20 @@ async function tokens (fastify: FastifyInstance): Promise<void> {
     return verifier.verify
   }
 
+  const tolerance = options.clockTolerance
+  const longestLifetime = options.accessTokenTtl + tolerance
+
+  /**
+   * The signature, `exp` and `nbf` are checked by the verifier; a correctly signed token must
+   * also have been issued in the past (up to the clock tolerance between instances) for no
+   * longer than Warden issues tokens for: anything else was not minted by this configuration.
+   */
+  function checkTimes (claims: AccessClaims): void {
+    const { iat, exp } = claims
+    if (typeof iat !== 'number' || typeof exp !== 'number') throw new errors.InvalidToken()
+    if (iat > Date.now() / 1000 + tolerance || exp - iat > longestLifetime) throw new errors.InvalidToken()
+  }
+
   /**
    * Tokens verified once, keyed by the tail of their signature (hashing the whole token on
    * every request costs more than the rest of the check); a hit counts only when the whole
@@ -188,6 +205,7 @@ async function tokens (fastify: FastifyInstance): Promise<void> {
     } catch (err) {
       throw (err as { code?: string }).code === 'FAST_JWT_EXPIRED' ? new errors.TokenExpired() : new errors.InvalidToken()
     }
+    checkTimes(claims)
     const context = toContext(claims)
     if (tokenCacheSize > 0) {
       if (verified.size >= tokenCacheSize) verified.delete(verified.keys().next().value as string)

@@ -1,14 +1,16 @@
-import type { FastifyInstance, FastifyServerOptions } from 'fastify'
+import type { FastifyHttpOptions, FastifyInstance, FastifyServerOptions } from 'fastify'
+import type { Server } from 'node:http'
 import Fastify, { LogController } from 'fastify'
 import fp from 'fastify-plugin'
 import formbody from '@fastify/formbody'
+import AjvCompiler, { type BuildCompilerFromPool } from '@fastify/ajv-compiler'
 import { randomUUID } from 'node:crypto'
 import type { LoggerOptions } from 'pino'
 import type { Config } from './config'
 import autoload from '@fastify/autoload'
 import path from 'node:path'
 import config from '../plugins/config'
-import errorHandler from '../plugins/error-handler'
+import errorHandler, { clientErrorHandler, frameworkErrors } from '../plugins/error-handler'
 import openapi from '../plugins/openapi'
 import db from '../plugins/db'
 import redis from '../plugins/redis'
@@ -53,8 +55,28 @@ export function loggerOptions (cfg: Config): LoggerOptions {
   return { level: cfg.logLevel, redact: { paths: REDACTED_PATHS, censor: '[redacted]' } }
 }
 
+/**
+ * Ajv options by request part. Bodies are taken exactly as the OpenAPI document describes them:
+ * `["alice"]`, `true` or `123` is not a string. Query strings, path parameters and headers
+ * arrive as text, so there numbers and booleans are read from their text (and a single value
+ * may stand for a one-item array).
+ */
+const BODY_AJV_OPTIONS = { removeAdditional: true, useDefaults: true, coerceTypes: false } as const
+const TEXT_AJV_OPTIONS = { removeAdditional: true, useDefaults: true, coerceTypes: 'array' } as const
+
+/**
+ * Fastify's own Ajv compiler, twice: strict for bodies, coercing for the other request parts.
+ * (Fastify calls the compiler with the route's `{schema, httpPart, ...}`; the type says schema.)
+ */
+const buildValidator: BuildCompilerFromPool = (externalSchemas) => {
+  const factory = AjvCompiler()
+  const body = factory(externalSchemas, { customOptions: BODY_AJV_OPTIONS })
+  const text = factory(externalSchemas, { customOptions: TEXT_AJV_OPTIONS })
+  return (route) => ((route as { httpPart?: string }).httpPart === 'body' ? body : text)(route)
+}
+
 /** Fastify server options for Warden: logger, proxy trust, request ids. */
-export function serverOptions (cfg: Config): FastifyServerOptions {
+export function serverOptions (cfg: Config): FastifyHttpOptions<Server> {
   return {
     logger: loggerOptions(cfg),
     // Per-request lines cost more than the authentication itself on the forward-auth path;
@@ -66,7 +88,21 @@ export function serverOptions (cfg: Config): FastifyServerOptions {
     bodyLimit: 64 * 1024,
     // The first start on an existing, large database builds the new indexes before serving.
     pluginTimeout: 120_000,
-    ajv: { customOptions: { removeAdditional: true, coerceTypes: 'array', useDefaults: true } }
+    // A client that is slow to send its request (a slowloris, a body shorter than its
+    // Content-Length) is answered 408 after REQUEST_TIMEOUT, headers and body alike; Node checks
+    // the connections once a second, so the answer comes at most a second later.
+    requestTimeout: cfg.requestTimeout * 1000,
+    keepAliveTimeout: cfg.keepAliveTimeout * 1000,
+    http: {
+      headersTimeout: cfg.requestTimeout * 1000,
+      connectionsCheckingInterval: Math.min(1000, cfg.requestTimeout * 1000),
+      // Checked by the error-handler plugin, which answers in the contract shape.
+      requireHostHeader: false
+    },
+    // Errors met before a route answers in the contract shape too.
+    clientErrorHandler,
+    frameworkErrors,
+    schemaController: { compilersFactory: { buildValidator } }
   }
 }
 
@@ -80,6 +116,9 @@ export default async function app (fastify: FastifyInstance, opts: AppOptions): 
   await fastify.register(errorHandler)
   await fastify.register(openapi)
   await fastify.register(formbody)
+  // Bodies are JSON or form-encoded; Fastify's built-in text/plain parser would turn any other
+  // text into a string that then fails validation with 400 instead of 415.
+  fastify.removeContentTypeParser('text/plain')
   await fastify.register(db, { uri: opts.mongodbUri })
   await fastify.register(redis)
   // stores: the only code that touches each collection

@@ -27,6 +27,7 @@ const EnvSchema = Type.Object({
   JWT_SECRET: Type.Optional(Type.String()),
   ACCESS_TOKEN_TTL: DurationString('15m', 'access token lifetime'),
   REFRESH_TOKEN_TTL: DurationString('30d', 'refresh token lifetime'),
+  CLOCK_TOLERANCE: DurationString('30s', 'how far ahead a token\'s iat may be, and how much longer than ACCESS_TOKEN_TTL its lifetime'),
   LOCKOUT_THRESHOLD: Type.Integer({ default: 10, minimum: 1 }),
   LOCKOUT_DURATION: DurationString('15m', 'first automatic lock'),
   LOCKOUT_MAX_DURATION: DurationString('24h', 'longest automatic lock'),
@@ -46,7 +47,10 @@ const EnvSchema = Type.Object({
   TOKEN_CACHE_SIZE: Type.Integer({ default: 10000, minimum: 0 }),
   RBAC_FILE: Type.Optional(Type.String({ minLength: 1, description: 'role -> permissions map, JSON or YAML' })),
   KEY_ENCRYPTION_SECRET: Type.Optional(Type.String()),
-  KEY_ROTATION_INTERVAL: Type.Optional(Type.String({ description: 'rotate the signing key this often (900, 900s, 15m, 12h, 30d)' }))
+  KEY_ROTATION_INTERVAL: Type.Optional(Type.String({ description: 'rotate the signing key this often (900, 900s, 15m, 12h, 30d)' })),
+  REQUEST_TIMEOUT: DurationString('10s', 'time a client has to send a whole request, headers and body'),
+  KEEP_ALIVE_TIMEOUT: DurationString('72s', 'how long an idle keep-alive connection is kept open'),
+  DOCS: StringEnum(['on', 'off'] as const, 'on')
 })
 
 type Env = Static<typeof EnvSchema>
@@ -71,6 +75,8 @@ export interface Config {
     accessTokenTtl: number
     /** seconds */
     refreshTokenTtl: number
+    /** seconds: clock difference allowed between the instance that signed a token and the one checking it */
+    clockTolerance: number
   }
   lockout: { threshold: number, duration: number, maxDuration: number }
   throttleThreshold: number
@@ -96,6 +102,12 @@ export interface Config {
     /** seconds between automatic rotations; unset: only `warden keys rotate` rotates */
     rotationInterval?: number
   }
+  /** seconds: a request whose headers and body have not all arrived by then is answered 408 */
+  requestTimeout: number
+  /** seconds: an idle keep-alive connection is closed after this */
+  keepAliveTimeout: number
+  /** whether /docs (the OpenAPI UI and document) is served */
+  docs: boolean
 }
 
 /** A configuration problem: its message is one line naming the variable. */
@@ -215,7 +227,8 @@ export function loadConfig (source: Record<string, string | undefined>): Config 
       algorithm: env.JWT_ALG,
       secret: env.JWT_SECRET,
       accessTokenTtl: duration(env, 'ACCESS_TOKEN_TTL'),
-      refreshTokenTtl: duration(env, 'REFRESH_TOKEN_TTL')
+      refreshTokenTtl: duration(env, 'REFRESH_TOKEN_TTL'),
+      clockTolerance: duration(env, 'CLOCK_TOLERANCE', 0)
     },
     lockout: { threshold: env.LOCKOUT_THRESHOLD, duration: lockoutDuration, maxDuration: lockoutMaxDuration },
     throttleThreshold: env.THROTTLE_THRESHOLD,
@@ -232,6 +245,9 @@ export function loadConfig (source: Record<string, string | undefined>): Config 
     argon2: { memoryCost: env.ARGON2_MEMORY_KIB, timeCost: env.ARGON2_TIME_COST, parallelism: env.ARGON2_PARALLELISM },
     tokenCacheSize: env.TOKEN_CACHE_SIZE,
     roles: roleMap(env.RBAC_FILE),
-    signingKeys
+    signingKeys,
+    requestTimeout: duration(env, 'REQUEST_TIMEOUT'),
+    keepAliveTimeout: duration(env, 'KEEP_ALIVE_TIMEOUT'),
+    docs: env.DOCS === 'on'
   }
 }

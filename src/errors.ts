@@ -1,4 +1,5 @@
 import createError, { type FastifyErrorConstructor } from '@fastify/error'
+import { USERNAME_MAX_LENGTH, USERNAME_MIN_LENGTH } from './lib/username'
 
 /**
  * Every error Warden answers with, declared once. The wire code is the part after
@@ -13,6 +14,8 @@ export const errors = {
   // bearer authentication (RFC 6750)
   MissingToken: define('MISSING_TOKEN', 'A bearer token is required', 401, false),
   InvalidToken: define('INVALID_TOKEN', 'The access token is invalid', 401, false),
+  /** 401 rather than RFC 6750's 400 invalid_request: forward-auth proxies deny on 401 but fail on 400. */
+  AmbiguousCredentials: define('INVALID_TOKEN', 'Send exactly one Authorization header', 401, false),
   TokenExpired: define('TOKEN_EXPIRED', 'The access token has expired', 401, false),
   TokenRevoked: define('TOKEN_REVOKED', 'The access token has been revoked', 401, false),
   AccountLocked: define('ACCOUNT_LOCKED', 'The account is locked', 403, false),
@@ -22,7 +25,8 @@ export const errors = {
   InvalidGrant: define('INVALID_GRANT', 'The refresh token is invalid, expired or revoked', 401, false),
   TooManyAttempts: define('TOO_MANY_ATTEMPTS', 'Too many attempts; retry later', 429, false),
   UsernameTaken: define('USERNAME_TAKEN', 'This username is already taken', 409),
-  InvalidUsername: define('INVALID_USERNAME', 'Username must be 3 to 64 letters, digits or . _ - @ +', 400),
+  InvalidUsername: define('INVALID_USERNAME', `Username must be ${USERNAME_MIN_LENGTH} to ${USERNAME_MAX_LENGTH} letters, digits or . _ - @ +`, 400),
+  UsernameMixesScripts: define('INVALID_USERNAME', 'Username must not mix scripts (such as Latin and Cyrillic letters)', 400),
   WeakPassword: define('WEAK_PASSWORD', '%s', 400),
   RegistrationClosed: define('REGISTRATION_CLOSED', 'Registration is closed; ask an administrator for an account', 403),
   // administration

@@ -1,7 +1,7 @@
 import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
 import { errors } from '../../src/errors'
-import { normaliseUsername } from '../../src/lib/username'
+import { checkUsername, normaliseUsername, usernameKey, usernameSkeleton } from '../../src/lib/username'
 import { checkPassword, describePasswordProblem } from '../../src/lib/password-policy'
 import type { Origin } from '../../src/lib/origin'
 import { toProfile, type Profile } from './profiles'
@@ -37,7 +37,9 @@ async function registration (fastify: FastifyInstance): Promise<void> {
 
   async function create (input: NewAccount, origin: Origin, actorId?: string): Promise<Profile> {
     const name = normaliseUsername(input.username)
-    if (name === null) throw new errors.InvalidUsername()
+    if (name === null) {
+      throw checkUsername(input.username) === 'mixed_scripts' ? new errors.UsernameMixesScripts() : new errors.InvalidUsername()
+    }
     const problem = checkPassword(input.password, name.display)
     if (problem !== null) throw new errors.WeakPassword(describePasswordProblem(problem))
 
@@ -45,12 +47,14 @@ async function registration (fastify: FastifyInstance): Promise<void> {
       await loginEvents.record(origin, { type: 'register', outcome: 'failure', reason: 'username_taken', username: name.display, actorId })
       throw err
     }
-    if (await users.existsWithKey(name.key)) return failed(new errors.UsernameTaken())
+    // The same name in another case, or one that looks like it: taken either way.
+    if (await users.existsWithName(name.key, name.skeleton)) return failed(new errors.UsernameTaken())
     let user
     try {
       user = await users.create({
         username: name.display,
         usernameKey: name.key,
+        usernameSkeleton: name.skeleton,
         email: input.email ?? null,
         passwordHash: await passwords.hash(input.password),
         roles: input.roles ?? ['user']
@@ -62,6 +66,12 @@ async function registration (fastify: FastifyInstance): Promise<void> {
     await loginEvents.record(origin, { type: 'register', outcome: 'success', userId: user.id, username: user.username, actorId })
     return toProfile(user)
   }
+
+  // Accounts stored before the look-alike rules get the case-folded key and the skeleton once.
+  await users.backfillNames(
+    (username) => ({ key: usernameKey(username), skeleton: usernameSkeleton(username) }),
+    (id) => fastify.log.warn({ userId: id }, 'this account\'s username collides with another one under the current username rules; left unchanged')
+  )
 
   fastify.decorate('registration', {
     async signUp (input: Omit<NewAccount, 'roles'>, origin: Origin) {

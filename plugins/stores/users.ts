@@ -23,6 +23,8 @@ export interface UserRecord {
 export interface NewUser {
   username: string
   usernameKey: string
+  /** The confusable skeleton (Unicode TS #39): unique, so look-alike names are refused. */
+  usernameSkeleton: string
   email: string | null
   passwordHash: string
   roles: string[]
@@ -54,6 +56,13 @@ export interface UsersStore {
   findById(id: string): Promise<UserRecord | null>
   findByUsernameKey(key: string): Promise<UserRecord | null>
   existsWithKey(key: string): Promise<boolean>
+  /** Whether an account has this key, or a name that looks like it (the same skeleton). */
+  existsWithName(key: string, skeleton: string): Promise<boolean>
+  /**
+   * Gives accounts stored before the look-alike rules their key and skeleton; one that now collides
+   * with another account is left as it was and reported through `collided`.
+   */
+  backfillNames(compute: (username: string) => { key: string, skeleton: string }, collided: (id: string) => void): Promise<void>
   existsWithRole(role: string): Promise<boolean>
   /** Stamps a successful login; replaces the password hash when one is given (rehash). */
   recordLogin(id: string, at: Date, passwordHash?: string): Promise<void>
@@ -126,6 +135,7 @@ async function usersStore (fastify: FastifyInstance): Promise<void> {
         const doc = await model.create({
           username: user.username,
           username_key: user.usernameKey,
+          username_skeleton: user.usernameSkeleton,
           email: user.email,
           password_hash: user.passwordHash,
           roles: user.roles
@@ -148,6 +158,20 @@ async function usersStore (fastify: FastifyInstance): Promise<void> {
     },
     async existsWithKey (key: string) {
       return await model.exists({ username_key: key }) !== null
+    },
+    async existsWithName (key: string, skeleton: string) {
+      return await model.exists({ $or: [{ username_key: key }, { username_skeleton: skeleton }] }) !== null
+    },
+    async backfillNames (compute: (username: string) => { key: string, skeleton: string }, collided: (id: string) => void) {
+      for await (const user of model.find({ username_skeleton: trusted({ $exists: false }) }, { username: 1 }).lean().cursor()) {
+        const { key, skeleton } = compute(user.username)
+        try {
+          await model.updateOne({ _id: user._id }, { $set: { username_key: key, username_skeleton: skeleton } })
+        } catch (err) {
+          if ((err as { code?: number }).code !== DUPLICATE_KEY) throw err
+          collided(String(user._id))
+        }
+      }
     },
     async existsWithRole (role: string) {
       return await model.exists({ roles: role }) !== null

@@ -1,11 +1,14 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import { bearer, responses } from '../../src/schemas/common'
+import { headerValue } from '../../src/lib/header-value'
+
+const ENCODING = 'percent-encoded UTF-8 (RFC 3986): bytes other than A-Z a-z 0-9 - . _ ~ ! * \' ( ) @ + are written %XX; decode with decodeURIComponent'
 
 const ForwardAuthHeaders = Type.Object({
-  'x-auth-user-id': Type.String(),
-  'x-auth-username': Type.String(),
-  'x-auth-roles': Type.String({ description: 'Comma-separated roles' })
+  'x-auth-user-id': Type.String({ description: `The user id (token \`sub\`), ${ENCODING}` }),
+  'x-auth-username': Type.String({ description: `The username as shown, ${ENCODING}; ASCII usernames are sent unchanged` }),
+  'x-auth-roles': Type.String({ description: `The roles, comma-separated, each one ${ENCODING}` })
 })
 
 /**
@@ -24,8 +27,8 @@ const verify: FastifyPluginAsyncTypebox = async (fastify) => {
   }, function (request, reply) {
     const auth = request.auth
     reply.code(204).headers({
-      'x-auth-user-id': auth.userId,
-      'x-auth-username': auth.username,
+      'x-auth-user-id': headerValue(auth.userId),
+      'x-auth-username': headerValue(auth.username),
       'x-auth-roles': auth.rolesHeader
     }).send()
   })

@@ -3,8 +3,13 @@ import { Schema, type InferSchemaType, type Connection, type Model } from 'mongo
 export const userSchema = new Schema({
   /** As the user typed it (NFKC, trimmed): shown back. */
   username: { type: String, required: true },
-  /** Case-insensitive identity: lower-cased NFKC. Unique. */
+  /** Case-insensitive identity: NFKC with full Unicode case folding. Unique. */
   username_key: { type: String, required: true },
+  /**
+   * What the name looks like (Unicode TS #39 skeleton, case-folded). Unique. Accounts stored before
+   * it existed get it at start (see the accounts plugin); sparse until then.
+   */
+  username_skeleton: { type: String },
   email: { type: String, default: null },
   password_hash: { type: String, required: true },
   roles: { type: [String], default: () => ['user'] },
@@ -20,6 +25,7 @@ export const userSchema = new Schema({
 userSchema.index({ username_key: 1 }, { unique: true })
 // role filter of the admin list, in its username order; its prefix serves "is there an admin?"
 userSchema.index({ roles: 1, username_key: 1 })
+userSchema.index({ username_skeleton: 1 }, { unique: true, sparse: true })
 userSchema.index({ locked_until: 1 })
 
 export type User = InferSchemaType<typeof userSchema>

@@ -1,16 +1,28 @@
 import { Type } from '@sinclair/typebox'
-import { PASSWORD_MAX_LENGTH } from '../lib/password-policy'
+import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from '../lib/password-policy'
+import { USERNAME_MAX_LENGTH, USERNAME_MIN_LENGTH } from '../lib/username'
 
-/** Inputs are bounded generously; the policies in src/lib give the precise answers. */
+/** The bounds of the username rules (src/lib/username.ts); the rules themselves give the precise answer. */
+const Username = Type.String({
+  minLength: USERNAME_MIN_LENGTH,
+  maxLength: USERNAME_MAX_LENGTH,
+  description: `${USERNAME_MIN_LENGTH} to ${USERNAME_MAX_LENGTH} letters, digits or . _ - @ + of one script; case-insensitive`
+})
+
+/** The length bounds of the password policy (src/lib/password-policy.ts), in characters as it counts them. */
 export const RegisterBody = Type.Object({
-  username: Type.String({ minLength: 1, maxLength: 256 }),
-  password: Type.String({ minLength: 1, maxLength: PASSWORD_MAX_LENGTH * 4 }),
+  username: Username,
+  password: Type.String({
+    minLength: PASSWORD_MIN_LENGTH,
+    maxLength: PASSWORD_MAX_LENGTH,
+    description: `${PASSWORD_MIN_LENGTH} to ${PASSWORD_MAX_LENGTH} characters, not the username, not a common password`
+  }),
   email: Type.Optional(Type.String({ format: 'email', maxLength: 320 }))
 }, { additionalProperties: false })
 
 export const LoginBody = Type.Object({
-  username: Type.String({ minLength: 1, maxLength: 256 }),
-  password: Type.String({ minLength: 1, maxLength: PASSWORD_MAX_LENGTH * 4 })
+  username: Username,
+  password: Type.String({ minLength: 1, maxLength: PASSWORD_MAX_LENGTH })
 }, { additionalProperties: false })
 
 export const PublicUser = Type.Object({

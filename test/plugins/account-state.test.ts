@@ -28,7 +28,7 @@ function context (userId: string, sessionId: string): AuthContext {
 }
 
 async function newUser (app: FastifyInstance, name = 'dana') {
-  return app.users.create({ username: name, usernameKey: name, email: null, passwordHash: 'h', roles: ['user'] })
+  return app.users.create({ username: name, usernameKey: name, usernameSkeleton: name, email: null, passwordHash: 'h', roles: ['user'] })
 }
 
 t.test('a lock persists, bites at once, is published, and an unlock undoes all three', async (t) => {

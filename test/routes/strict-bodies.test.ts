@@ -1,0 +1,73 @@
+import t from 'tap'
+import Fastify from 'fastify'
+import { serverOptions } from '../../src/app'
+import { loadConfig } from '../../src/config'
+import { build, register, PASSWORD } from '../helper'
+
+const FORM = { 'content-type': 'application/x-www-form-urlencoded' }
+
+t.test('JSON bodies are validated strictly: no array, number or boolean stands in for a string', async (t) => {
+  const app = await build(t)
+  await register(app, 'alice')
+  const logins: unknown[] = [
+    { username: ['alice'], password: PASSWORD },
+    { username: 'alice', password: [PASSWORD] },
+    { username: { toString: 'alice' }, password: PASSWORD }
+  ]
+  for (const payload of logins) {
+    const res = await app.inject({ method: 'POST', url: '/auth/login', payload: payload as object })
+    t.equal(res.statusCode, 400, JSON.stringify(payload))
+    t.equal(res.json().error, 'validation_error', JSON.stringify(payload))
+    t.notOk(res.json().access_token, 'no token')
+  }
+  const registrations: unknown[] = [
+    { username: true, password: PASSWORD },
+    { username: 123456789, password: PASSWORD },
+    { username: 'carol', password: 12345678901234 },
+    { username: 'carol', password: PASSWORD, email: ['carol@example.com'] },
+    { username: null, password: PASSWORD }
+  ]
+  for (const payload of registrations) {
+    const res = await app.inject({ method: 'POST', url: '/auth/register', payload: payload as object })
+    t.equal(res.statusCode, 400, JSON.stringify(payload))
+    t.equal(res.json().error, 'validation_error', JSON.stringify(payload))
+  }
+  t.equal(await app.db.connection.collection('users').countDocuments(), 1, 'no account was created from a coerced value')
+})
+
+t.test('form bodies cannot smuggle operators or repeated fields', async (t) => {
+  const app = await build(t)
+  await register(app, 'alice')
+  const bodies = [
+    `username[$ne]=x&password=${encodeURIComponent(PASSWORD)}`,
+    `username[]=alice&password=${encodeURIComponent(PASSWORD)}`,
+    `username=alice&username=alice&password=${encodeURIComponent(PASSWORD)}`,
+    `username=alice&password[$ne]=x`,
+    `username=alice&password=x&password=${encodeURIComponent(PASSWORD)}`
+  ]
+  for (const payload of bodies) {
+    const res = await app.inject({ method: 'POST', url: '/auth/login', headers: FORM, payload })
+    t.equal(res.statusCode, 400, payload)
+    t.equal(res.json().error, 'validation_error', payload)
+  }
+  const ok = await app.inject({ method: 'POST', url: '/auth/login', headers: FORM, payload: `username=alice&password=${encodeURIComponent(PASSWORD)}` })
+  t.equal(ok.statusCode, 200, 'a plain form login still works')
+})
+
+t.test('query strings and path parameters are still read from their text', async (t) => {
+  const app = Fastify(serverOptions(loadConfig({ LOG_LEVEL: 'silent' })))
+  t.teardown(() => app.close())
+  app.post('/items/:id', {
+    schema: {
+      params: { type: 'object', properties: { id: { type: 'integer' } } },
+      querystring: { type: 'object', properties: { limit: { type: 'integer' }, tag: { type: 'array', items: { type: 'string' } } } },
+      body: { type: 'object', properties: { name: { type: 'string' } }, required: ['name'] }
+    }
+  }, async (request) => ({ params: request.params, query: request.query, body: request.body }))
+
+  const ok = await app.inject({ method: 'POST', url: '/items/7?limit=5&tag=a', payload: { name: 'x' } })
+  t.equal(ok.statusCode, 200)
+  t.same(ok.json(), { params: { id: 7 }, query: { limit: 5, tag: ['a'] }, body: { name: 'x' } })
+  const strict = await app.inject({ method: 'POST', url: '/items/7', payload: { name: 5 } })
+  t.equal(strict.statusCode, 400, 'the body is not coerced')
+})
