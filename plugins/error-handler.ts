@@ -1,6 +1,6 @@
 import fp from 'fastify-plugin'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import { wireCode, wwwAuthenticate } from '../src/errors'
+import { retryAfterOf, wireCode, wwwAuthenticate } from '../src/errors'
 import { ErrorResponse } from '../src/schemas/common'
 
 /** Fastify's own client errors, by code, and the wire code Warden answers them with. */
@@ -34,8 +34,10 @@ async function errorHandler (fastify: FastifyInstance): Promise<void> {
   fastify.setErrorHandler(function (error: FastifyError, request: FastifyRequest, reply: FastifyReply) {
     const { status, code, message } = describe(error)
     if (status >= 500) request.log.error({ err: error }, 'request failed')
-    const challenge = wwwAuthenticate(code, message)
+    const challenge = wwwAuthenticate(code, message, status)
     if (challenge !== undefined) reply.header('www-authenticate', challenge)
+    const retryAfter = retryAfterOf(error)
+    if (retryAfter !== undefined) reply.header('retry-after', String(retryAfter))
     return reply.code(status).send({ error: code, message })
   })
 

@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyServerOptions } from 'fastify'
 import Fastify, { LogController } from 'fastify'
 import fp from 'fastify-plugin'
 import formbody from '@fastify/formbody'
+import cookie from '@fastify/cookie'
 import { randomUUID } from 'node:crypto'
 import type { LoggerOptions } from 'pino'
 import type { Config } from './config'
@@ -12,22 +13,28 @@ import errorHandler from '../plugins/error-handler'
 import openapi from '../plugins/openapi'
 import db from '../plugins/db'
 import redis from '../plugins/redis'
+import rateLimits from '../plugins/rate-limit'
 import usersStore from '../plugins/stores/users'
 import sessionsStore from '../plugins/stores/sessions'
 import signingKeysStore from '../plugins/stores/signing-keys'
 import stateChangesStore from '../plugins/stores/state-changes'
+import devicesStore from '../plugins/stores/devices'
+import unlockTokensStore from '../plugins/stores/unlock-tokens'
 import loginEvents from '../plugins/login-events'
 import propagation from '../plugins/propagation'
 import notifier from '../plugins/notifier'
 import passwords from '../plugins/passwords'
 import tokens from '../plugins/tokens'
 import accountState from '../plugins/account-state'
+import throttle from '../plugins/throttle'
+import lockout from '../plugins/lockout'
 import authenticate from '../plugins/authenticate'
 import profiles from '../plugins/accounts/profiles'
 import registration from '../plugins/accounts/registration'
 import logins from '../plugins/accounts/login'
 import administration from '../plugins/accounts/administration'
 import firstAdmin from '../plugins/accounts/first-admin'
+import selfServiceUnlock from '../plugins/accounts/unlock'
 
 export interface AppOptions {
   config: Config
@@ -41,7 +48,8 @@ export const REDACTED_PATHS = [
   'req.headers.cookie',
   'res.headers["set-cookie"]',
   'password', '*.password', 'new_password', '*.new_password', 'current_password', '*.current_password',
-  'token', '*.token', 'access_token', '*.access_token', 'refresh_token', '*.refresh_token'
+  'token', '*.token', 'access_token', '*.access_token', 'refresh_token', '*.refresh_token',
+  'device_token', '*.device_token'
 ]
 
 /** pino options: the configured level, secrets redacted. */
@@ -74,13 +82,17 @@ export default async function app (fastify: FastifyInstance, opts: AppOptions): 
   await fastify.register(errorHandler)
   await fastify.register(openapi)
   await fastify.register(formbody)
+  await fastify.register(cookie)
   await fastify.register(db, { uri: opts.mongodbUri })
   await fastify.register(redis)
+  await fastify.register(rateLimits)
   // stores: the only code that touches each collection
   await fastify.register(usersStore)
   await fastify.register(sessionsStore)
   await fastify.register(signingKeysStore)
   await fastify.register(stateChangesStore)
+  await fastify.register(devicesStore)
+  await fastify.register(unlockTokensStore)
   await fastify.register(loginEvents)
   // services
   await fastify.register(propagation)
@@ -88,12 +100,15 @@ export default async function app (fastify: FastifyInstance, opts: AppOptions): 
   await fastify.register(passwords)
   await fastify.register(tokens)
   await fastify.register(accountState)
+  await fastify.register(throttle)
+  await fastify.register(lockout)
   await fastify.register(authenticate)
   await fastify.register(profiles)
   await fastify.register(registration)
   await fastify.register(logins)
   await fastify.register(administration)
   await fastify.register(firstAdmin)
+  await fastify.register(selfServiceUnlock)
 
   // routes: one folder per resource; routes/autohooks.ts gives every route the guard it declares
   await fastify.register(autoload, {

@@ -1,0 +1,71 @@
+import fp from 'fastify-plugin'
+import { createHash, randomBytes } from 'node:crypto'
+import { trusted } from 'mongoose'
+import type { FastifyInstance } from 'fastify'
+import { unlockTokenModel } from '../../src/models/unlock-token'
+import '../db'
+
+/** What spending a token found. */
+export type Redemption =
+  | { ok: true, userId: string }
+  | { ok: false, reason: 'used' | 'expired', userId: string }
+  | { ok: false, reason: 'unknown' }
+
+export interface UnlockTokensStore {
+  /** A new single-use token for `userId`, valid until `expiresAt`; only its hash is stored. */
+  create(userId: string, at: Date, expiresAt: Date): Promise<string>
+  /** Spends a token atomically: one caller gets ok, every later one `used`. */
+  redeem(token: string, now: Date): Promise<Redemption>
+  /** Whether a token was made for `userId` after `since` (to send at most one link per interval). */
+  issuedSince(userId: string, since: Date): Promise<boolean>
+  /** Spends every token of a user still unused (after an unlock, the other links must not unlock a later lock). */
+  spendAll(userId: string, at: Date): Promise<void>
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    unlockTokens: UnlockTokensStore
+  }
+}
+
+const hash = (token: string): string => createHash('sha256').update(token).digest('base64url')
+
+interface TokenDoc {
+  _id: string
+  user_id: string
+  expires_at: Date
+  used_at?: Date | null
+}
+
+/** The only code that touches `unlock_tokens`. */
+async function unlockTokensStore (fastify: FastifyInstance): Promise<void> {
+  const model = unlockTokenModel(fastify.db.connection)
+  await fastify.db.ensureIndexes(model)
+
+  fastify.decorate('unlockTokens', {
+    async create (userId: string, at: Date, expiresAt: Date) {
+      const token = randomBytes(32).toString('base64url')
+      await model.create({ _id: hash(token), user_id: userId, created_at: at, expires_at: expiresAt })
+      return token
+    },
+    async redeem (token: string, now: Date): Promise<Redemption> {
+      const id = hash(token)
+      const spent = await model.findOneAndUpdate(
+        { _id: id, used_at: null, expires_at: trusted({ $gt: now }) },
+        { $set: { used_at: now } }
+      ).lean<TokenDoc>()
+      if (spent !== null) return { ok: true, userId: spent.user_id }
+      const doc = await model.findOne({ _id: id }).lean<TokenDoc>()
+      if (doc === null) return { ok: false, reason: 'unknown' }
+      return { ok: false, reason: doc.used_at != null ? 'used' : 'expired', userId: doc.user_id }
+    },
+    async issuedSince (userId: string, since: Date) {
+      return await model.exists({ user_id: userId, created_at: trusted({ $gt: since }) }) !== null
+    },
+    async spendAll (userId: string, at: Date) {
+      await model.updateMany({ user_id: userId, used_at: null }, { $set: { used_at: at } })
+    }
+  } satisfies UnlockTokensStore)
+}
+
+export default fp(unlockTokensStore, { name: 'unlock-tokens-store', fastify: '5.x', dependencies: ['db'] })
