@@ -125,10 +125,11 @@ async function lockout (fastify: FastifyInstance): Promise<void> {
 
   /** Why a reservation was refused: a lock (perhaps made by another instance), or a full count that must now lock. */
   async function refused (user: UserRecord, origin: Origin): Promise<never> {
-    const count = await users.loginCount(user.id)
+    let count = await users.loginCount(user.id)
     if (count !== null && count.blockedUntil <= Date.now() && count.failedLogins >= threshold) {
       // Every attempt of the count is taken (a burst, or attempts that never finished): lock now.
       await autoLock(user, count, origin)
+      count = await users.loginCount(user.id)
     }
     const lock: Lock | undefined = accountState.lockOf(user.id)
     return refuseLocked(user, origin, lock?.until ?? Math.max(count?.blockedUntil ?? 0, Date.now() + 1000))
@@ -147,7 +148,7 @@ async function lockout (fastify: FastifyInstance): Promise<void> {
       await throttled(usernameKey, user.username, user.id, origin)
       const lock = accountState.lockOf(user.id)
       if (lock !== undefined) return refuseLocked(user, origin, lock.until)
-      const count = await users.reserveLoginAttempt(user.id, threshold, new Date())
+      const count = await users.reserveLoginAttempt(user.id, threshold, new Date(Date.now()))
       if (count === null) return refused(user, origin)
       return {
         async failed () {
@@ -179,7 +180,7 @@ async function lockout (fastify: FastifyInstance): Promise<void> {
         if (!await devices.claimLock(device.id, threshold, count.autoLocks, until)) return
         await loginEvents.record(origin, { type: 'lock', outcome: 'success', reason: 'device_threshold', userId: user.id, username: user.username })
       }
-      const count = await devices.reserveAttempt(device.id, threshold, new Date())
+      const count = await devices.reserveAttempt(device.id, threshold, new Date(Date.now()))
       if (count === null) return deviceRefused()
       return {
         async failed () {

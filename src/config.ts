@@ -29,7 +29,7 @@ const EnvSchema = Type.Object({
   LOCKOUT_DURATION: DurationString('15m', 'first automatic lock'),
   LOCKOUT_MAX_DURATION: DurationString('24h', 'longest automatic lock'),
   THROTTLE_THRESHOLD: Type.Integer({ default: 5, minimum: 1 }),
-  LOCKOUT_MAX_TEMPORARY: Type.Optional(Type.Integer({ minimum: 1 })),
+  LOCKOUT_MAX_TEMPORARY: Type.Optional(Type.Integer({ minimum: 1, maximum: 100 })),
   THROTTLE_WINDOW: DurationString('15m', 'how long a (username, client IP) pair remembers its failures'),
   THROTTLE_DELAY: DurationString('30s', 'first Retry-After of a throttled pair'),
   THROTTLE_MAX_DELAY: DurationString('15m', 'longest Retry-After of a throttled pair'),

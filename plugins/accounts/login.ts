@@ -66,7 +66,7 @@ async function logins (fastify: FastifyInstance): Promise<void> {
       throw new errors.InvalidCredentials()
     }
 
-    const now = new Date()
+    const now = new Date(Date.now())
     const rehash = passwords.needsRehash(user.passwordHash) ? await passwords.hash(password) : undefined
     await attempt.succeeded(now, rehash)
     const sessionId = newSessionId()

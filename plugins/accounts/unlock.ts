@@ -57,7 +57,7 @@ async function selfServiceUnlock (fastify: FastifyInstance): Promise<void> {
     if (lock === undefined) return record('failure', 'not_locked', user)
     if (lock.reason !== AUTO_LOCK) return record('failure', 'admin_lock', user)
     if (user.email === null) return record('failure', 'no_email', user)
-    const now = new Date()
+    const now = new Date(Date.now())
     if (await unlockTokens.issuedSince(user.id, new Date(now.getTime() - UNLOCK_LINK_INTERVAL_MS))) return record('failure', 'recently_sent', user)
     const token = await unlockTokens.create(user.id, now, new Date(now.getTime() + UNLOCK_TOKEN_TTL_MS))
     await notifier.send({
@@ -87,7 +87,7 @@ async function selfServiceUnlock (fastify: FastifyInstance): Promise<void> {
       return task
     },
     async redeem (token: string, origin: Origin) {
-      const now = new Date()
+      const now = new Date(Date.now())
       const spent = await unlockTokens.redeem(token, now)
       const user = spent.ok || spent.reason !== 'unknown' ? await users.findById(spent.userId) : null
       const fail = async (reason: string): Promise<never> => {

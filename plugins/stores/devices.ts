@@ -4,6 +4,7 @@ import { trusted } from 'mongoose'
 import type { FastifyInstance } from 'fastify'
 import type { Origin } from '../../src/lib/origin'
 import { deviceModel } from '../../src/models/device'
+import { oneAtATime } from '../../src/lib/one-at-a-time'
 import type { LoginCount } from './users'
 import '../config'
 import '../db'
@@ -73,6 +74,8 @@ const open = (now: Date) => ({ $or: [{ blocked_until: null }, { blocked_until: t
 async function devicesStore (fastify: FastifyInstance): Promise<void> {
   const model = deviceModel(fastify.db.connection, fastify.config.knownDevices.ttl)
   await fastify.db.ensureIndexes(model)
+  // One count update per device at a time in this process (FerretDB 1.x loses concurrent ones).
+  const inTurn = oneAtATime()
 
   fastify.decorate('devices', {
     async create (userId: string, origin: Origin, at: Date) {
@@ -97,26 +100,26 @@ async function devicesStore (fastify: FastifyInstance): Promise<void> {
     },
     // findOneAndUpdate without a projection: FerretDB 1.x does not support one in findAndModify.
     async reserveAttempt (id: string, threshold: number, now: Date) {
-      const doc = await model.findOneAndUpdate(
+      const doc = await inTurn(id, () => model.findOneAndUpdate(
         { _id: id, failed_logins: trusted({ $not: { $gte: threshold } }), ...open(now) },
         { $inc: { failed_logins: 1 } },
-        { new: true }
-      ).lean<DeviceDoc>()
+        { returnDocument: 'after' }
+      ).lean<DeviceDoc>())
       return doc === null ? null : toCount(doc)
     },
     async count (id: string) {
-      const doc = await model.findOne({ _id: id }).lean<DeviceDoc>()
+      const doc = await inTurn(id, () => model.findOne({ _id: id }).lean<DeviceDoc>())
       return doc === null ? null : toCount(doc)
     },
     async claimLock (id: string, threshold: number, locks: number, until: Date) {
-      const res = await model.updateOne(
+      const res = await inTurn(id, () => model.updateOne(
         { _id: id, failed_logins: trusted({ $gte: threshold }), locks: locks === 0 ? trusted({ $in: [0, null] }) : locks },
         { $set: { failed_logins: 0, locks: locks + 1, blocked_until: until } }
-      )
+      ))
       return res.modifiedCount === 1
     },
     async recordSuccess (id: string, at: Date) {
-      const res = await model.updateOne({ _id: id, ...open(at) }, { $set: { failed_logins: 0, locks: 0, last_used_at: at } })
+      const res = await inTurn(id, () => model.updateOne({ _id: id, ...open(at) }, { $set: { failed_logins: 0, locks: 0, last_used_at: at } }))
       return res.matchedCount === 1
     }
   } satisfies DevicesStore)

@@ -3,6 +3,7 @@ import { createHash, randomBytes } from 'node:crypto'
 import { trusted } from 'mongoose'
 import type { FastifyInstance } from 'fastify'
 import { unlockTokenModel } from '../../src/models/unlock-token'
+import { oneAtATime } from '../../src/lib/one-at-a-time'
 import '../db'
 
 /** What spending a token found. */
@@ -41,6 +42,8 @@ interface TokenDoc {
 async function unlockTokensStore (fastify: FastifyInstance): Promise<void> {
   const model = unlockTokenModel(fastify.db.connection)
   await fastify.db.ensureIndexes(model)
+  // One redemption of a token at a time in this process (FerretDB 1.x does not make them atomic).
+  const inTurn = oneAtATime()
 
   fastify.decorate('unlockTokens', {
     async create (userId: string, at: Date, expiresAt: Date) {
@@ -50,10 +53,10 @@ async function unlockTokensStore (fastify: FastifyInstance): Promise<void> {
     },
     async redeem (token: string, now: Date): Promise<Redemption> {
       const id = hash(token)
-      const spent = await model.findOneAndUpdate(
+      const spent = await inTurn(id, () => model.findOneAndUpdate(
         { _id: id, used_at: null, expires_at: trusted({ $gt: now }) },
         { $set: { used_at: now } }
-      ).lean<TokenDoc>()
+      ).lean<TokenDoc>())
       if (spent !== null) return { ok: true, userId: spent.user_id }
       const doc = await model.findOne({ _id: id }).lean<TokenDoc>()
       if (doc === null) return { ok: false, reason: 'unknown' }

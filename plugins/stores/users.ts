@@ -3,6 +3,7 @@ import { isValidObjectId, trusted } from 'mongoose'
 import type { FastifyInstance } from 'fastify'
 import { errors } from '../../src/errors'
 import { userModel } from '../../src/models/user'
+import { oneAtATime } from '../../src/lib/one-at-a-time'
 import '../db'
 
 /** A user as the services see it (the document without MongoDB's shapes). */
@@ -131,6 +132,10 @@ async function usersStore (fastify: FastifyInstance): Promise<void> {
   await fastify.db.ensureIndexes(model)
 
   const byId = (id: string) => isValidObjectId(id) ? { _id: id } : null
+  // The login count of one user is updated one call at a time in this process: FerretDB 1.x
+  // loses concurrent updates of one document. (MongoDB needs no help; several instances on
+  // FerretDB only get this guarantee per instance.)
+  const inTurn = oneAtATime()
 
   fastify.decorate('users', {
     async create (user: NewUser) {
@@ -167,7 +172,7 @@ async function usersStore (fastify: FastifyInstance): Promise<void> {
     async recordLogin (id: string, at: Date, passwordHash?: string) {
       const update: Record<string, unknown> = { last_login_at: at }
       if (passwordHash !== undefined) update.password_hash = passwordHash
-      await model.updateOne({ _id: id }, { $set: update })
+      await inTurn(id, () => model.updateOne({ _id: id }, { $set: update }))
     },
     async setLock (id: string, until: Date | null, reason: string | null) {
       const filter = byId(id)
@@ -175,37 +180,37 @@ async function usersStore (fastify: FastifyInstance): Promise<void> {
       const update = until === null
         ? { locked_until: null, lock_reason: null, logins_blocked_until: null, failed_logins: 0, auto_locks: 0 }
         : { locked_until: until, lock_reason: reason, logins_blocked_until: until }
-      const res = await model.updateOne(filter, { $set: update })
+      const res = await inTurn(id, () => model.updateOne(filter, { $set: update }))
       return res.matchedCount === 1
     },
     // findOneAndUpdate without a projection: FerretDB 1.x does not support one in findAndModify.
     async reserveLoginAttempt (id: string, threshold: number, now: Date) {
       const filter = byId(id)
       if (filter === null) return null
-      const doc = await model.findOneAndUpdate(
+      const doc = await inTurn(id, () => model.findOneAndUpdate(
         { ...filter, failed_logins: below(threshold), ...loginsOpen(now) },
         { $inc: { failed_logins: 1 } },
-        { new: true }
-      ).lean<UserDoc>()
+        { returnDocument: 'after' }
+      ).lean<UserDoc>())
       return doc === null ? null : toCount(doc)
     },
     async loginCount (id: string) {
       const filter = byId(id)
       if (filter === null) return null
-      const doc = await model.findOne(filter).lean<UserDoc>()
+      const doc = await inTurn(id, () => model.findOne(filter).lean<UserDoc>())
       return doc === null ? null : toCount(doc)
     },
     async claimAutoLock (id: string, threshold: number, autoLocks: number, until: Date) {
-      const res = await model.updateOne(
+      const res = await inTurn(id, () => model.updateOne(
         { _id: id, failed_logins: trusted({ $gte: threshold }), auto_locks: autoLocks === 0 ? trusted({ $in: [0, null] }) : autoLocks },
         { $set: { failed_logins: 0, auto_locks: autoLocks + 1, logins_blocked_until: until } }
-      )
+      ))
       return res.modifiedCount === 1
     },
     async completeLogin (id: string, at: Date, passwordHash?: string) {
       const update: Record<string, unknown> = { last_login_at: at, failed_logins: 0, auto_locks: 0 }
       if (passwordHash !== undefined) update.password_hash = passwordHash
-      const res = await model.updateOne({ _id: id, ...loginsOpen(at) }, { $set: update })
+      const res = await inTurn(id, () => model.updateOne({ _id: id, ...loginsOpen(at) }, { $set: update }))
       return res.matchedCount === 1
     },
     async remove (id: string) {
