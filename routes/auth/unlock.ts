@@ -34,7 +34,7 @@ const unlock: FastifyPluginAsyncTypebox = async (fastify) => {
     }
   }, async (request, reply) => {
     void fastify.selfServiceUnlock.request(request.body.username, originOf(request))
-    return reply.code(202).send(null)
+    return reply.code(202).send(undefined as unknown as null)
   })
 
   fastify.post('/auth/unlock', {
@@ -47,7 +47,7 @@ const unlock: FastifyPluginAsyncTypebox = async (fastify) => {
     }
   }, async (request, reply) => {
     await fastify.selfServiceUnlock.redeem(request.body.token, originOf(request))
-    return reply.code(204).send(null)
+    return reply.code(204).send(undefined as unknown as null)
   })
 
   fastify.get('/auth/unlock', {
