@@ -1,9 +1,17 @@
 import fp from 'fastify-plugin'
-import rateLimit from '@fastify/rate-limit'
-import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
+import rateLimit, { normalizeIP } from '@fastify/rate-limit'
+import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction, RouteOptions } from 'fastify'
 import { errors, withRetryAfter } from '../src/errors'
 import './config'
 import './redis'
+
+/** The in-memory store of @fastify/rate-limit (a fixed window per key in an LRU map). */
+interface LocalRateStore {
+  incr(key: string, callback: (err: Error | null, counted: { current: number, ttl: number }) => void, timeWindow: number, max: number): void
+}
+const LocalStore = require('@fastify/rate-limit/store/LocalStore') as new (continueExceeding: boolean, exponentialBackoff: boolean, size: number) => LocalRateStore
+/** Client addresses counted at once by the global tier (least recently seen go first). */
+const GLOBAL_KEYS = 20_000
 
 type Check = (request: FastifyRequest) => Promise<{ isAllowed: boolean, isExceeded: boolean, ttlInSeconds: number }>
 
@@ -94,25 +102,27 @@ async function limits (fastify: FastifyInstance): Promise<void> {
   const tooMany = (seconds: number): Error => withRetryAfter(new errors.TooManyAttempts(), Math.max(1, seconds))
 
   const redis = fastify.redis
-  const globalCheck = max > 0 ? await limiter({ max, timeWindow, cache: 20_000 }) : undefined
   const authCheck = authMax > 0
     ? await limiter({ max: authMax, timeWindow, ...(redis === null ? {} : { redis, nameSpace: 'warden:rate-limit:auth:' }) })
     : undefined
 
-  if (globalCheck !== undefined) {
+  if (max > 0) {
+    // @fastify/rate-limit's own in-memory store, driven directly: its hook is asynchronous, and
+    // on the forward-auth path a promise per request costs more than the check it guards. The
+    // store answers synchronously, so the hook stays synchronous.
+    const store = new LocalStore(false, false, GLOBAL_KEYS)
     // Every request, found or not; before any route hook, so a flood is cut before its tokens are checked.
     fastify.addHook('onRequest', function globalRateLimit (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction) {
-      globalCheck(request).then((result) => {
-        if (!result.isExceeded) return done()
+      store.incr(normalizeIP(request.ip), (err, counted) => {
+        if (err !== null || counted.current <= max) return done()
         stats.rejected.global++
-        done(tooMany(result.ttlInSeconds))
-      }, done)
+        done(tooMany(Math.ceil(counted.ttl / 1000)))
+      }, timeWindow, max)
     })
   }
 
   if (authCheck !== undefined) {
-    fastify.addHook('onRequest', async function authRateLimit (request: FastifyRequest) {
-      if (!isAuthRoute(request.method, request.routeOptions.url)) return
+    const authRateLimit = async function authRateLimit (request: FastifyRequest): Promise<void> {
       let result
       try {
         result = await authCheck(request)
@@ -126,6 +136,12 @@ async function limits (fastify: FastifyInstance): Promise<void> {
         stats.rejected.auth++
         throw tooMany(result.ttlInSeconds)
       }
+    }
+    // A hook on those routes only: the others (the forward-auth check first) never wait on it.
+    fastify.addHook('onRoute', (route: RouteOptions) => {
+      if (typeof route.method !== 'string' || !isAuthRoute(route.method, route.url)) return
+      const own = route.onRequest === undefined ? [] : Array.isArray(route.onRequest) ? route.onRequest : [route.onRequest]
+      route.onRequest = [authRateLimit, ...own]
     })
   }
 }
