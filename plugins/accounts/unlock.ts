@@ -58,8 +58,8 @@ async function selfServiceUnlock (fastify: FastifyInstance): Promise<void> {
     if (lock.reason !== AUTO_LOCK) return record('failure', 'admin_lock', user)
     if (user.email === null) return record('failure', 'no_email', user)
     const now = new Date(Date.now())
-    if (await unlockTokens.issuedSince(user.id, new Date(now.getTime() - UNLOCK_LINK_INTERVAL_MS))) return record('failure', 'recently_sent', user)
-    const token = await unlockTokens.create(user.id, now, new Date(now.getTime() + UNLOCK_TOKEN_TTL_MS))
+    const token = await unlockTokens.create(user.id, now, new Date(now.getTime() + UNLOCK_TOKEN_TTL_MS), new Date(now.getTime() - UNLOCK_LINK_INTERVAL_MS))
+    if (token === null) return record('failure', 'recently_sent', user)
     await notifier.send({
       kind: 'unlock_link',
       to: user.email,

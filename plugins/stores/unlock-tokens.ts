@@ -13,12 +13,13 @@ export type Redemption =
   | { ok: false, reason: 'unknown' }
 
 export interface UnlockTokensStore {
-  /** A new single-use token for `userId`, valid until `expiresAt`; only its hash is stored. */
-  create(userId: string, at: Date, expiresAt: Date): Promise<string>
+  /**
+   * A new single-use token for `userId`, valid until `expiresAt` (only its hash is stored), unless
+   * one was made after `notSince`: then null. Checked and made one call at a time per user.
+   */
+  create(userId: string, at: Date, expiresAt: Date, notSince: Date): Promise<string | null>
   /** Spends a token atomically: one caller gets ok, every later one `used`. */
   redeem(token: string, now: Date): Promise<Redemption>
-  /** Whether a token was made for `userId` after `since` (to send at most one link per interval). */
-  issuedSince(userId: string, since: Date): Promise<boolean>
   /** Spends every token of a user still unused (after an unlock, the other links must not unlock a later lock). */
   spendAll(userId: string, at: Date): Promise<void>
 }
@@ -42,14 +43,18 @@ interface TokenDoc {
 async function unlockTokensStore (fastify: FastifyInstance): Promise<void> {
   const model = unlockTokenModel(fastify.db.connection)
   await fastify.db.ensureIndexes(model)
-  // One redemption of a token at a time in this process (FerretDB 1.x does not make them atomic).
+  // One redemption of a token, and one creation per user, at a time in this process (FerretDB 1.x
+  // does not make concurrent updates atomic).
   const inTurn = oneAtATime()
 
   fastify.decorate('unlockTokens', {
-    async create (userId: string, at: Date, expiresAt: Date) {
-      const token = randomBytes(32).toString('base64url')
-      await model.create({ _id: hash(token), user_id: userId, created_at: at, expires_at: expiresAt })
-      return token
+    async create (userId: string, at: Date, expiresAt: Date, notSince: Date) {
+      return inTurn(`user:${userId}`, async () => {
+        if (await model.exists({ user_id: userId, created_at: trusted({ $gt: notSince }) }) !== null) return null
+        const token = randomBytes(32).toString('base64url')
+        await model.create({ _id: hash(token), user_id: userId, created_at: at, expires_at: expiresAt })
+        return token
+      })
     },
     async redeem (token: string, now: Date): Promise<Redemption> {
       const id = hash(token)
@@ -61,9 +66,6 @@ async function unlockTokensStore (fastify: FastifyInstance): Promise<void> {
       const doc = await model.findOne({ _id: id }).lean<TokenDoc>()
       if (doc === null) return { ok: false, reason: 'unknown' }
       return { ok: false, reason: doc.used_at != null ? 'used' : 'expired', userId: doc.user_id }
-    },
-    async issuedSince (userId: string, since: Date) {
-      return await model.exists({ user_id: userId, created_at: trusted({ $gt: since }) }) !== null
     },
     async spendAll (userId: string, at: Date) {
       await model.updateMany({ user_id: userId, used_at: null }, { $set: { used_at: at } })

@@ -162,5 +162,8 @@ t.test('unknown users and wrong passwords take about as long (loosely: the bench
   }
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
   const ratio = median(known) / median(unknown)
-  t.ok(ratio > 0.67 && ratio < 1.5, `median wrong password / unknown user = ${ratio.toFixed(2)}`)
+  // Loose on purpose: a wrong password costs one more database round trip (the attempt's
+  // reservation), which a loaded machine stretches; an unknown user that skipped the argon2
+  // verification would be several times faster and fail this.
+  t.ok(ratio > 0.5 && ratio < 2, `median wrong password / unknown user = ${ratio.toFixed(2)}`)
 })

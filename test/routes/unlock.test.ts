@@ -50,6 +50,7 @@ t.test('self-service unlock end to end through a real SMTP server', async (t) =>
   const page = await app.inject({ url: `/auth/unlock?token=${token}` })
   t.equal(page.statusCode, 200, 'the link opens a page')
   t.match(page.headers['content-type'], 'text/html')
+  t.match(page.body, /^<!doctype html>/, 'served as HTML, not as a JSON string')
   t.equal(app.accountState.isLocked(user.id), false)
 
   const events = await app.loginEvents.find({ userId: user.id }, 50)
