@@ -25,7 +25,11 @@ export interface RedisServer {
 export async function startRedis (t: Teardown): Promise<RedisServer> {
   const port = await freePort()
   const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' })
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
+  let failed: Error | undefined
+  const exited = new Promise<void>((resolve) => {
+    child.once('exit', () => resolve())
+    child.once('error', (err) => { failed = err; resolve() })
+  })
   let running = true
   const stop = async (): Promise<void> => {
     if (!running) return
@@ -36,6 +40,7 @@ export async function startRedis (t: Teardown): Promise<RedisServer> {
   t.teardown(stop)
   const url = `redis://127.0.0.1:${port}`
   await eventually(async () => {
+    if (failed !== undefined) throw new Error(`redis-server could not be started: ${failed.message}`)
     const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null })
     client.on('error', () => {})
     try {
