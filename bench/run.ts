@@ -10,6 +10,7 @@ import { execFileSync } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
+import { ENV_VARIABLES } from '../src/config'
 import { startDatabase, type DatabaseHandle } from '../src/lib/embedded-db'
 import { setRemeasure, stopLoad } from './lib/load'
 import { freePort, HOST, killAllSync, spawnNode, stopAll, waitForOk } from './lib/processes'
@@ -30,15 +31,11 @@ const USAGE = `Usage: npm run bench -- [options]
   --help             this text
 `
 
-/** Variables Warden reads; the children get the bench's values, not the caller's. */
-const WARDEN_VARS = [
-  'HOST', 'PORT', 'MONGODB_URI', 'REDIS_URL', 'JWT_ISSUER', 'JWT_AUDIENCE', 'JWT_ALG', 'JWT_SECRET',
-  'ACCESS_TOKEN_TTL', 'REFRESH_TOKEN_TTL', 'LOCKOUT_THRESHOLD', 'LOCKOUT_DURATION', 'LOCKOUT_MAX_DURATION',
-  'THROTTLE_THRESHOLD', 'LOGIN_EVENT_RETENTION', 'REGISTRATION', 'ADMIN_USERNAME', 'ADMIN_PASSWORD',
-  'TRUST_PROXY', 'LOG_LEVEL', 'DATA_DIR', 'ARGON2_MEMORY_KIB', 'ARGON2_TIME_COST', 'ARGON2_PARALLELISM', 'TOKEN_CACHE_SIZE'
-]
-/** Of those, the ones a caller may set to benchmark another configuration. */
-const PASS_THROUGH = ['JWT_ALG', 'ARGON2_MEMORY_KIB', 'ARGON2_TIME_COST', 'ARGON2_PARALLELISM', 'TOKEN_CACHE_SIZE']
+/**
+ * The children get the bench's values of Warden's variables (ENV_VARIABLES), not the caller's,
+ * except for these, which a caller may set to benchmark another configuration.
+ */
+const PASS_THROUGH: ReadonlyArray<typeof ENV_VARIABLES[number]> = ['JWT_ALG', 'ARGON2_MEMORY_KIB', 'ARGON2_TIME_COST', 'ARGON2_PARALLELISM', 'TOKEN_CACHE_SIZE']
 
 class UsageError extends Error {}
 
@@ -215,7 +212,7 @@ async function main (): Promise<number> {
     }
     const childEnv = (extra: Record<string, string>): NodeJS.ProcessEnv => {
       const env: NodeJS.ProcessEnv = { ...process.env }
-      for (const name of WARDEN_VARS) delete env[name]
+      for (const name of ENV_VARIABLES) delete env[name]
       return { ...env, ...wardenBaseEnv, ...extra }
     }
 

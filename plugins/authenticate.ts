@@ -1,8 +1,9 @@
 import fp from 'fastify-plugin'
 import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
 import { errors } from '../src/errors'
-import { DEFAULT_ROLES, missing, type Requirement, type RoleMap } from '../src/lib/rbac'
+import { missing, type Requirement, type RoleMap } from '../src/lib/rbac'
 import type { AuthContext } from './tokens'
+import './config'
 import './account-state'
 
 export type AuthenticateHook = (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction) => void
@@ -19,7 +20,7 @@ declare module 'fastify' {
     authenticate: AuthenticateHook
     /** An onRequest hook (after `authenticate`) that answers 403 forbidden unless the bearer meets `requirement`. */
     authorize(requirement: Requirement): AuthenticateHook
-    /** The role → permission map in force. */
+    /** The role → permission map in force (RBAC_FILE, or the built-in map). Permissions come from here, never from a token. */
     roleMap: RoleMap
   }
   interface FastifyRequest {
@@ -51,7 +52,7 @@ function bearerToken (header: string | undefined): string | undefined {
  */
 async function authenticate (fastify: FastifyInstance): Promise<void> {
   const { tokens, accountState } = fastify
-  const roleMap = DEFAULT_ROLES
+  const roleMap = fastify.config.roles
 
   function verify (request: FastifyRequest): Error | null {
     const token = bearerToken(request.headers.authorization)
@@ -85,4 +86,4 @@ async function authenticate (fastify: FastifyInstance): Promise<void> {
   })
 }
 
-export default fp(authenticate, { name: 'authenticate', fastify: '5.x', dependencies: ['tokens', 'account-state'] })
+export default fp(authenticate, { name: 'authenticate', fastify: '5.x', dependencies: ['config', 'tokens', 'account-state'] })

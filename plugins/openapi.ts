@@ -16,13 +16,16 @@ async function openapi (fastify: FastifyInstance): Promise<void> {
       },
       components: {
         securitySchemes: {
-          bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' }
+          bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' },
+          clientBasic: { type: 'http', scheme: 'basic', description: 'Service client id and secret (warden client create)' }
         }
       },
       tags: [
         { name: 'auth', description: 'Registration, login and token checks' },
         { name: 'users', description: 'The signed-in user' },
+        { name: 'admin', description: 'Account administration: each route needs an admin permission' },
         { name: 'well-known', description: 'Discovery documents' },
+        { name: 'oauth', description: 'Token introspection and revocation for other services' },
         { name: 'health', description: 'Liveness and readiness probes' }
       ]
     }

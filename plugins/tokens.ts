@@ -1,12 +1,11 @@
 import fp from 'fastify-plugin'
 import fastifyJwt, { type JWT } from '@fastify/jwt'
-import { createHash, randomUUID, type JsonWebKey } from 'node:crypto'
+import { randomUUID } from 'node:crypto'
 import type { FastifyInstance } from 'fastify'
 import { errors } from '../src/errors'
-import { generateSigningKey, publicPemFromJwk, type AsymmetricAlgorithm } from '../src/lib/jwk'
-import type { SigningKeysStore } from './stores/signing-keys'
+import type { KeyRing, PublicJwk } from './keys'
 import './config'
-import './stores/signing-keys'
+import './keys'
 
 /** Claims of a Warden access token (RFC 9068 profile). */
 export interface AccessClaims {
@@ -42,12 +41,7 @@ export interface TokenSubject {
   roles: string[]
 }
 
-export interface PublicJwk extends JsonWebKey {
-  kty: string
-  kid: string
-  alg: string
-  use: 'sig'
-}
+export type { PublicJwk } from './keys'
 
 export interface Tokens {
   /** The key id that signs new tokens. */
@@ -74,38 +68,6 @@ const MAX_TOKEN_LENGTH = 8192
 /** Characters of the signature that key the verification cache. */
 const CACHE_KEY_LENGTH = 32
 
-interface KeyMaterial {
-  kid: string
-  sign: string
-  verify: string
-  jwks: PublicJwk[]
-}
-
-/** The newest signing key of `alg`, created on first start. Concurrent starts agree on one. */
-async function asymmetricKey (store: SigningKeysStore, alg: AsymmetricAlgorithm): Promise<KeyMaterial> {
-  let all = await store.list(alg)
-  if (all.length === 0) {
-    const generated = await generateSigningKey(alg)
-    // false: another instance stored its key first; both then use that one
-    await store.insert({ kid: generated.kid, alg, generation: 1, publicJwk: generated.publicJwk, privatePem: generated.privatePem })
-    all = await store.list(alg)
-    if (all.length === 0) throw new Error('signing key vanished after creation')
-  }
-  const key = all[0]
-  return {
-    kid: key.kid,
-    sign: key.privatePem,
-    verify: publicPemFromJwk(key.publicJwk),
-    jwks: all.map((k) => ({ ...(k.publicJwk as JsonWebKey & { kty: string }), kid: k.kid, alg, use: 'sig' as const }))
-  }
-}
-
-/** HS256: the key is the configured secret; nothing is published. */
-function symmetricKey (secret: string): KeyMaterial {
-  const kid = 'hs256-' + createHash('sha256').update(secret).digest('base64url').slice(0, 16)
-  return { kid, sign: secret, verify: secret, jwks: [] }
-}
-
 function toContext (claims: AccessClaims): AuthContext {
   const { sub, sid, jti, roles, exp, iat, preferred_username: username } = claims
   if (typeof sub !== 'string' || typeof sid !== 'string' || typeof jti !== 'string' ||
@@ -116,40 +78,92 @@ function toContext (claims: AccessClaims): AuthContext {
   return { userId: sub, username, roles, sessionId: sid, tokenId: jti, issuedAt: iat, expiresAt: exp * 1000, rolesHeader: roles.join(',') }
 }
 
-/** Issues and verifies access tokens with the key kept in MongoDB. */
+/** The `kid` in a token's header (undefined when it has none); throws InvalidToken when the header is not JSON. */
+function headerKid (token: string): string | undefined {
+  const dot = token.indexOf('.')
+  let header: unknown
+  try {
+    header = JSON.parse(Buffer.from(token.slice(0, dot), 'base64url').toString('utf8'))
+  } catch {
+    throw new errors.InvalidToken()
+  }
+  if (dot <= 0 || typeof header !== 'object' || header === null) throw new errors.InvalidToken()
+  const kid = (header as { kid?: unknown }).kid
+  if (kid !== undefined && typeof kid !== 'string') throw new errors.InvalidToken()
+  return kid
+}
+
+type Verify = (token: string) => AccessClaims
+
+/** Issues and verifies access tokens with the keys of the keys plugin (rotated keys verify until they retire). */
 async function tokens (fastify: FastifyInstance): Promise<void> {
   const { jwt: options, tokenCacheSize } = fastify.config
+  const { keys } = fastify
   const algorithm = options.algorithm
-  const key = algorithm === 'HS256'
-    ? symmetricKey(options.secret as string)
-    : await asymmetricKey(fastify.signingKeys, algorithm)
+  const verifyOptions = {
+    algorithms: [algorithm],
+    allowedIss: options.issuer,
+    allowedAud: options.audience,
+    checkTyp: 'at+jwt',
+    requiredClaims: REQUIRED_CLAIMS,
+    cache: false
+  }
 
-  // @fastify/jwt stays inside this plugin: its decorators are registered in a child context
-  // that nothing else sees, and the rest of Warden uses `fastify.tokens`.
+  // @fastify/jwt stays inside this plugin: it is registered in a child context that nothing else
+  // sees, with the key ring's signing key as its default; every call names the key it uses, so a
+  // rotation changes keys without registering anything again.
+  const initial = keys.ring()
+  const initialPublic = initial.verifying.find((k) => k.kid === initial.signing.kid)?.key ?? initial.signing.key
   let jwt: JWT | undefined
   await fastify.register(async function jwtScope (scope) {
     await scope.register(fastifyJwt, {
-      secret: algorithm === 'HS256' ? key.sign : { private: key.sign, public: key.verify },
+      secret: algorithm === 'HS256' ? initial.signing.key : { private: initial.signing.key, public: initialPublic },
       sign: {
         algorithm,
-        kid: key.kid,
+        kid: initial.signing.kid,
         header: { alg: algorithm, typ: 'at+jwt' },
         iss: options.issuer,
         aud: options.audience.length === 1 ? options.audience[0] : options.audience,
         expiresIn: options.accessTokenTtl // seconds: @fastify/jwt converts numbers to milliseconds
       },
-      verify: {
-        algorithms: [algorithm],
-        allowedIss: options.issuer,
-        allowedAud: options.audience,
-        checkTyp: 'at+jwt',
-        requiredClaims: REQUIRED_CLAIMS,
-        cache: false
-      }
+      verify: verifyOptions
     })
     jwt = scope.jwt
   })
   const signer = jwt as JWT
+
+  let signingKid = ''
+  let sign: (payload: Record<string, unknown>) => string = () => { throw new Error('no signing key') }
+  let signingVerifier: { verify: Verify, retireAt: number | null } | undefined
+  let verifiers = new Map<string, { verify: Verify, retireAt: number | null }>()
+  let retired: ReadonlySet<string> = new Set()
+
+  /** Signer and verifiers for a key ring; replaced whole when the keys change. */
+  function useKeys (ring: KeyRing): void {
+    const { key, kid } = ring.signing
+    sign = (payload) => signer.sign(payload, { key, kid })
+    verifiers = new Map(ring.verifying.map((k) => [k.kid, { verify: (token: string) => signer.verify<AccessClaims>(token, { key: k.key }), retireAt: k.retireAt }]))
+    signingKid = ring.signing.kid
+    signingVerifier = verifiers.get(signingKid)
+    retired = ring.retired
+  }
+  useKeys(keys.ring())
+  keys.onChange(useKeys)
+
+  /** The verifier of the key a token names; InvalidToken (and a rate-limited reload for a kid never seen) otherwise. */
+  function verifierFor (token: string): Verify {
+    const kid = headerKid(token)
+    const verifier = kid === undefined ? signingVerifier : verifiers.get(kid)
+    if (verifier === undefined) {
+      if (kid !== undefined && !retired.has(kid)) keys.requestReload()
+      throw new errors.InvalidToken()
+    }
+    if (verifier.retireAt !== null && verifier.retireAt <= Date.now()) {
+      keys.ring() // moves the retired key out of the ring
+      throw new errors.InvalidToken()
+    }
+    return verifier.verify
+  }
 
   /**
    * Tokens verified once, keyed by the tail of their signature (hashing the whole token on
@@ -167,9 +181,10 @@ async function tokens (fastify: FastifyInstance): Promise<void> {
       throw new errors.TokenExpired()
     }
     if (token.length > MAX_TOKEN_LENGTH) throw new errors.InvalidToken()
+    const verify = verifierFor(token)
     let claims: AccessClaims
     try {
-      claims = signer.verify<AccessClaims>(token)
+      claims = verify(token)
     } catch (err) {
       throw (err as { code?: string }).code === 'FAST_JWT_EXPIRED' ? new errors.TokenExpired() : new errors.InvalidToken()
     }
@@ -182,15 +197,15 @@ async function tokens (fastify: FastifyInstance): Promise<void> {
   }
 
   fastify.decorate('tokens', {
-    kid: key.kid,
-    jwks: { keys: key.jwks },
+    get kid () { return signingKid },
+    get jwks () { return keys.ring().jwks },
     issueAccessToken (subject: TokenSubject, sessionId: string) {
       const tokenId = randomUUID()
-      const token = signer.sign({ sub: subject.id, sid: sessionId, jti: tokenId, roles: subject.roles, preferred_username: subject.username })
+      const token = sign({ sub: subject.id, sid: sessionId, jti: tokenId, roles: subject.roles, preferred_username: subject.username })
       return { token, expiresIn: options.accessTokenTtl, tokenId }
     },
     verifyAccessToken
   } satisfies Tokens)
 }
 
-export default fp(tokens, { name: 'tokens', fastify: '5.x', dependencies: ['config', 'signing-keys-store'] })
+export default fp(tokens, { name: 'tokens', fastify: '5.x', dependencies: ['config', 'keys'] })

@@ -18,9 +18,13 @@
 #      "No MongoDB available", as the image does.
 #
 # Database: MONGODB_URI when it is set (used as given: Warden creates its
-# collections and signing key there), otherwise a throwaway FerretDB with its
-# SQLite backend in the temporary directory (the binary from PATH or
-# $(go env GOPATH)/bin, built with scripts/install-ferretdb.sh when missing).
+# collections and signing key there), otherwise a throwaway server in the
+# temporary directory, started the way Warden starts its embedded database
+# (mongod from PATH, else FerretDB with its SQLite backend, built with
+# scripts/install-ferretdb.sh when missing).
+#
+# Processes are started, watched and stopped with the build's
+# dist/src/lib/embedded-db/cli.js, the code Warden itself uses for that.
 #
 # Exits 0 when every step passed; otherwise prints what failed, with the end of
 # the relevant log, and exits 1. Everything it starts is stopped and the temporary
@@ -51,21 +55,16 @@ show_tail() {
   tail -n "${2:-25}" "$1" | sed 's/^/    /' >&2
 }
 
-stop_pid() { # stop_pid <pid>: SIGTERM, then SIGKILL after 5 s
-  local pid="$1" i
-  kill -0 "$pid" 2>/dev/null || return 0
-  kill -TERM "$pid" 2>/dev/null || true
-  for ((i = 0; i < 50; i++)); do
-    kill -0 "$pid" 2>/dev/null || return 0
-    sleep 0.1
-  done
-  kill -KILL "$pid" 2>/dev/null || true
-}
+# embedded_db <command> ...: the build's embedded-database helpers (see the header).
+embedded_db() { node "$CONTEXT/dist/src/lib/embedded-db/cli.js" "$@"; }
+# has_exited <pid> [seconds]: true once the process has exited, waiting up to <seconds> (default 0).
+has_exited() { embedded_db exited "$1" "$((${2:-0} * 1000))"; }
 
 cleanup() {
   local rc=$?
-  [[ -n "$SERVER_PID" ]] && stop_pid "$SERVER_PID"
-  [[ -n "$DB_PID" ]] && stop_pid "$DB_PID"
+  # Both are only set once the build stage has produced dist/.
+  [[ -n "$SERVER_PID" ]] && { embedded_db stop "$SERVER_PID" 5000 || true; }
+  [[ -n "$DB_PID" ]] && { embedded_db stop "$DB_PID" 5000 || true; }
   wait 2>/dev/null || true
   if [[ "${KEEP_WORK:-}" == 1 ]]; then
     log "kept $WORK"
@@ -197,57 +196,23 @@ for dev in typescript tap mongodb-memory-server-core; do
 done
 
 # --- Database -----------------------------------------------------------------------
-free_port() {
-  node -e "const s = require('node:net').createServer(); s.listen(0, '127.0.0.1', () => { console.log(s.address().port); s.close() })"
-}
-wait_for_port() { # wait_for_port <port> <seconds> <pid>
-  local port="$1" deadline=$((SECONDS + $2)) pid="$3"
-  until node -e "const c = require('node:net').connect($port, '127.0.0.1'); c.on('connect', () => process.exit(0)); c.on('error', () => process.exit(1))" 2>/dev/null; do
-    kill -0 "$pid" 2>/dev/null || return 1
-    ((SECONDS < deadline)) || return 1
-    sleep 0.2
-  done
-}
-ferretdb_works() { [[ -x "$1" ]] && [[ "$("$1" --version 2>/dev/null)" == version:* ]]; }
-find_ferretdb() {
-  local bin gopath
-  if bin="$(command -v ferretdb 2>/dev/null)" && ferretdb_works "$bin"; then echo "$bin"; return 0; fi
-  if command -v go >/dev/null 2>&1; then
-    gopath="$(go env GOPATH 2>/dev/null || true)"
-    bin="${gopath%%:*}/bin/ferretdb"
-    if [[ -n "$gopath" ]] && ferretdb_works "$bin"; then echo "$bin"; return 0; fi
-    log "FerretDB not found: building it with scripts/install-ferretdb.sh (once; a minute or more)" >&2
-    if bin="$(bash "$CONTEXT/scripts/install-ferretdb.sh" | tail -n 1)" && ferretdb_works "$bin"; then echo "$bin"; return 0; fi
-  elif ferretdb_works "$HOME/go/bin/ferretdb"; then
-    echo "$HOME/go/bin/ferretdb"
-    return 0
-  fi
-  return 1
-}
-
 throwaway_db=false
 if [[ -n "${MONGODB_URI:-}" ]]; then
   DATABASE_URI="$MONGODB_URI"
   log "database: MONGODB_URI from the environment"
 else
-  ferretdb="$(find_ferretdb)" \
-    || fail "no database: set MONGODB_URI, or install Go (https://go.dev/dl/) so that scripts/install-ferretdb.sh can build FerretDB"
-  db_port="$(free_port)"
-  mkdir -p "$WORK/ferretdb"
-  "$ferretdb" --handler=sqlite --sqlite-url="file:$WORK/ferretdb/" --listen-addr="127.0.0.1:$db_port" \
-    --debug-addr=- --telemetry=disable --log-level=warn --state-dir="$WORK/ferretdb" >"$WORK/ferretdb.log" 2>&1 &
-  DB_PID=$!
-  wait_for_port "$db_port" 20 "$DB_PID" || { show_tail "$WORK/ferretdb.log"; fail "FerretDB ($ferretdb) did not accept connections on port $db_port within 20 s"; }
-  DATABASE_URI="mongodb://127.0.0.1:$db_port/warden"
+  db="$(embedded_db start "$WORK/db" 2>"$WORK/db.log")" \
+    || { show_tail "$WORK/db.log"; fail "could not start a throwaway database (set MONGODB_URI to use a running one)"; }
+  read -r DB_PID DATABASE_URI <<<"$db"
   throwaway_db=true
-  log "database: throwaway FerretDB ($ferretdb, pid $DB_PID) on port $db_port"
+  log "database (throwaway): $(tail -n 1 "$WORK/db.log" | sed 's/^embedded-db: //')"
 fi
 
 # --- 4. Start the image's CMD -----------------------------------------------------------
 # A container starts with the image's ENV and nothing of this shell's environment;
 # its PATH holds node and nothing else (no mongod, go or ferretdb).
 ln -s "$(command -v node)" "$WORK/bin/node"
-PORT="$(free_port)"
+PORT="$(embedded_db free-port)"
 BASE="http://127.0.0.1:$PORT"
 container_env=(env -i "PATH=$WORK/bin" "HOME=$WORK/home" "${IMAGE_ENV[@]}" "PORT=$PORT")
 
@@ -269,7 +234,7 @@ http() { # http <method> <path> [json body] [bearer]: prints "<status> <body>"
 deadline=$((SECONDS + READY_TIMEOUT_S))
 ready=""
 while ((SECONDS < deadline)); do
-  kill -0 "$SERVER_PID" 2>/dev/null || { show_tail "$WORK/server.log"; fail "the server exited during start-up"; }
+  has_exited "$SERVER_PID" && { show_tail "$WORK/server.log"; fail "the server exited during start-up"; }
   ready="$(http GET /health/ready)"
   [[ "$ready" == 200* ]] && break
   sleep 0.5
@@ -280,7 +245,7 @@ log "GET /health/ready: $ready"
 # The HEALTHCHECK, run as Docker would (in the container's environment).
 (cd "$APP" && "${container_env[@]}" "${HEALTHCHECK[@]}") || fail "the Dockerfile's HEALTHCHECK fails against a ready server (exit $?)"
 log "HEALTHCHECK: healthy"
-unused_port="$(free_port)"
+unused_port="$(embedded_db free-port)"
 if (cd "$APP" && "${container_env[@]}" "PORT=$unused_port" "${HEALTHCHECK[@]}") 2>/dev/null; then
   fail "the Dockerfile's HEALTHCHECK succeeds with no server listening (port $unused_port)"
 fi
@@ -306,12 +271,8 @@ fi
 # --- 5. SIGTERM -------------------------------------------------------------------------
 log "sending SIGTERM"
 kill -TERM "$SERVER_PID"
-deadline=$((SECONDS + STOP_TIMEOUT_S))
-while kill -0 "$SERVER_PID" 2>/dev/null && ((SECONDS < deadline)); do sleep 0.1; done
-if kill -0 "$SERVER_PID" 2>/dev/null; then
-  show_tail "$WORK/server.log"
-  fail "the server was still running ${STOP_TIMEOUT_S} s after SIGTERM"
-fi
+has_exited "$SERVER_PID" "$STOP_TIMEOUT_S" \
+  || { show_tail "$WORK/server.log"; fail "the server was still running ${STOP_TIMEOUT_S} s after SIGTERM"; }
 rc=0
 wait "$SERVER_PID" || rc=$?
 SERVER_PID=""
@@ -323,12 +284,8 @@ log "stopped after SIGTERM with status 0"
 rc=0
 (cd "$APP" && exec "${container_env[@]}" "${IMAGE_CMD[@]}") >"$WORK/no-db.log" 2>&1 &
 SERVER_PID=$!
-deadline=$((SECONDS + 30))
-while kill -0 "$SERVER_PID" 2>/dev/null && ((SECONDS < deadline)); do sleep 0.1; done
-if kill -0 "$SERVER_PID" 2>/dev/null; then
-  show_tail "$WORK/no-db.log"
-  fail "without MONGODB_URI the server was still running after 30 s (expected it to refuse to start)"
-fi
+has_exited "$SERVER_PID" 30 \
+  || { show_tail "$WORK/no-db.log"; fail "without MONGODB_URI the server was still running after 30 s (expected it to refuse to start)"; }
 wait "$SERVER_PID" || rc=$?
 SERVER_PID=""
 if [[ $rc -eq 0 ]] || ! grep -q "No MongoDB available" "$WORK/no-db.log"; then

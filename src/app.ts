@@ -17,6 +17,7 @@ import rateLimits from '../plugins/rate-limit'
 import usersStore from '../plugins/stores/users'
 import sessionsStore from '../plugins/stores/sessions'
 import signingKeysStore from '../plugins/stores/signing-keys'
+import serviceClientsStore from '../plugins/stores/service-clients'
 import stateChangesStore from '../plugins/stores/state-changes'
 import devicesStore from '../plugins/stores/devices'
 import unlockTokensStore from '../plugins/stores/unlock-tokens'
@@ -24,6 +25,7 @@ import loginEvents from '../plugins/login-events'
 import propagation from '../plugins/propagation'
 import notifier from '../plugins/notifier'
 import passwords from '../plugins/passwords'
+import keys from '../plugins/keys'
 import tokens from '../plugins/tokens'
 import accountState from '../plugins/account-state'
 import throttle from '../plugins/throttle'
@@ -35,6 +37,8 @@ import logins from '../plugins/accounts/login'
 import administration from '../plugins/accounts/administration'
 import firstAdmin from '../plugins/accounts/first-admin'
 import selfServiceUnlock from '../plugins/accounts/unlock'
+import clients from '../plugins/clients'
+import oauth from '../plugins/oauth'
 
 export interface AppOptions {
   config: Config
@@ -68,6 +72,8 @@ export function serverOptions (cfg: Config): FastifyServerOptions {
     trustProxy: cfg.trustProxy as boolean | string[],
     genReqId: () => randomUUID(),
     bodyLimit: 64 * 1024,
+    // The first start on an existing, large database builds the new indexes before serving.
+    pluginTimeout: 120_000,
     ajv: { customOptions: { removeAdditional: true, coerceTypes: 'array', useDefaults: true } }
   }
 }
@@ -90,6 +96,7 @@ export default async function app (fastify: FastifyInstance, opts: AppOptions): 
   await fastify.register(usersStore)
   await fastify.register(sessionsStore)
   await fastify.register(signingKeysStore)
+  await fastify.register(serviceClientsStore)
   await fastify.register(stateChangesStore)
   await fastify.register(devicesStore)
   await fastify.register(unlockTokensStore)
@@ -98,6 +105,7 @@ export default async function app (fastify: FastifyInstance, opts: AppOptions): 
   await fastify.register(propagation)
   await fastify.register(notifier)
   await fastify.register(passwords)
+  await fastify.register(keys)
   await fastify.register(tokens)
   await fastify.register(accountState)
   await fastify.register(throttle)
@@ -109,6 +117,8 @@ export default async function app (fastify: FastifyInstance, opts: AppOptions): 
   await fastify.register(administration)
   await fastify.register(firstAdmin)
   await fastify.register(selfServiceUnlock)
+  await fastify.register(clients)
+  await fastify.register(oauth)
 
   // routes: one folder per resource; routes/autohooks.ts gives every route the guard it declares
   await fastify.register(autoload, {
@@ -124,7 +134,13 @@ export default async function app (fastify: FastifyInstance, opts: AppOptions): 
 export async function buildApp (opts: AppOptions, overrides: FastifyServerOptions = {}): Promise<FastifyInstance> {
   const fastify = Fastify({ ...serverOptions(opts.config), ...overrides })
   // Not encapsulated: the caller sees the decorators (db, tokens, accounts...).
-  await fastify.register(fp(app, { name: 'warden' }), opts)
-  await fastify.ready()
+  try {
+    await fastify.register(fp(app, { name: 'warden' }), opts)
+    await fastify.ready()
+  } catch (err) {
+    // A plugin that failed at start (a bad first admin...) must not leave the database connection open.
+    await fastify.close().catch(() => {})
+    throw err
+  }
   return fastify
 }

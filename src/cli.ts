@@ -4,7 +4,15 @@ import { ConfigError } from './config'
 import { DatabaseUnavailableError } from './lib/embedded-db'
 import { CommandFailed, UsageError } from './commands/context'
 import { userCommands } from './commands/user'
+import { sessionCommands } from './commands/sessions'
+import { keysCommands } from './commands/keys'
+import { clientCommands } from './commands/client'
 import { version } from '../package.json'
+
+/** Commander's error messages as one line, like every other error of the command. */
+function oneLine (str: string, write: (str: string) => void): void {
+  write(`warden: ${(str.split('\n').find((l) => l.trim() !== '') ?? str).replace(/^error: /, '')}\n`)
+}
 
 /**
  * The `warden` command line. Each group of commands lives in src/commands/ and registers
@@ -15,12 +23,20 @@ export function program (): Command {
     .description('Warden administration: runs against the database of the server configured by the same environment variables')
     .version(version)
     .exitOverride()
-    .configureOutput({ outputError: (str, write) => { write(str.split('\n').find((l) => l.trim() !== '') + '\n') } })
+    .configureOutput({ outputError: oneLine })
+    .addHelpText('after', `
+Every command takes the server's environment variables (MONGODB_URI, DATA_DIR, RBAC_FILE...) and works on
+its database; with MONGODB_URI unset, on the embedded database of a server running in this folder.
+Add --json for machine-readable output. Run "warden <command> --help" for each command's options.
+Exit codes: 0 success, 1 failure (the command ran and could not do it), 2 usage (bad arguments).`)
   userCommands(cli)
+  sessionCommands(cli)
+  keysCommands(cli)
+  clientCommands(cli)
   // Every subcommand exits like the program: usage mistakes with 2.
   const override = (command: Command): void => {
     for (const sub of command.commands) {
-      sub.exitOverride().configureOutput({ outputError: (str, write) => { write(str.split('\n').find((l) => l.trim() !== '') + '\n') } })
+      sub.exitOverride().configureOutput({ outputError: oneLine })
       override(sub)
     }
   }

@@ -1,6 +1,8 @@
 import envSchema from 'env-schema'
 import { Type, type Static } from '@sinclair/typebox'
+import { readFileSync } from 'node:fs'
 import { parseDuration } from './lib/duration'
+import { DEFAULT_ROLES, parseRoleMap, type RoleMap } from './lib/rbac'
 
 /** Argon2id floor: OWASP's minimum (m=19 MiB, t=2, p=1). Lower values are refused. */
 export const ARGON2_MIN = { memoryCost: 19456, timeCost: 2, parallelism: 1 }
@@ -52,10 +54,16 @@ const EnvSchema = Type.Object({
   ARGON2_MEMORY_KIB: Type.Integer({ default: ARGON2_MIN.memoryCost, minimum: ARGON2_MIN.memoryCost }),
   ARGON2_TIME_COST: Type.Integer({ default: ARGON2_MIN.timeCost, minimum: ARGON2_MIN.timeCost }),
   ARGON2_PARALLELISM: Type.Integer({ default: ARGON2_MIN.parallelism, minimum: ARGON2_MIN.parallelism, maximum: 16 }),
-  TOKEN_CACHE_SIZE: Type.Integer({ default: 10000, minimum: 0 })
+  TOKEN_CACHE_SIZE: Type.Integer({ default: 10000, minimum: 0 }),
+  RBAC_FILE: Type.Optional(Type.String({ minLength: 1, description: 'role -> permissions map, JSON or YAML' })),
+  KEY_ENCRYPTION_SECRET: Type.Optional(Type.String()),
+  KEY_ROTATION_INTERVAL: Type.Optional(Type.String({ description: 'rotate the signing key this often (900, 900s, 15m, 12h, 30d)' }))
 })
 
 type Env = Static<typeof EnvSchema>
+
+/** Names of the environment variables Warden reads. */
+export const ENV_VARIABLES = Object.keys(EnvSchema.properties) as ReadonlyArray<keyof Env>
 
 export type JwtAlgorithm = Env['JWT_ALG']
 export type LogLevel = Env['LOG_LEVEL']
@@ -103,6 +111,14 @@ export interface Config {
   dataDir: string
   argon2: { memoryCost: number, timeCost: number, parallelism: number }
   tokenCacheSize: number
+  /** The role → permission map in force: RBAC_FILE's, or the built-in one. */
+  roles: RoleMap
+  signingKeys: {
+    /** Encrypts private signing keys at rest (AES-256-GCM, key derived with scrypt); unset: stored as PEM. */
+    encryptionSecret?: string
+    /** seconds between automatic rotations; unset: only `warden keys rotate` rotates */
+    rotationInterval?: number
+  }
 }
 
 /** A configuration problem: its message is one line naming the variable. */
@@ -121,6 +137,22 @@ function duration (env: Env, name: keyof Env & string, minimum = 1): number {
   return seconds
 }
 
+/** The role map of RBAC_FILE, read and checked once; the built-in map when unset. */
+function roleMap (file: string | undefined): RoleMap {
+  if (file === undefined) return DEFAULT_ROLES
+  let text: string
+  try {
+    text = readFileSync(file, 'utf8')
+  } catch (err) {
+    throw new ConfigError(`RBAC_FILE cannot be read: ${(err as Error).message.split('\n')[0]}`)
+  }
+  try {
+    return parseRoleMap(text)
+  } catch (err) {
+    throw new ConfigError(`RBAC_FILE ${file}: ${(err as Error).message}`)
+  }
+}
+
 const PROXY_ADDRESS = /^[0-9a-fA-F.:]+(\/\d{1,3})?$/
 
 function trustProxy (value: string): boolean | number | string[] {
@@ -131,6 +163,25 @@ function trustProxy (value: string): boolean | number | string[] {
   const addresses = v.split(',').map((a) => a.trim()).filter(Boolean)
   if (addresses.length > 0 && addresses.every((a) => PROXY_ADDRESS.test(a))) return addresses
   throw new ConfigError(`TRUST_PROXY must be true, false, a hop count or a comma list of proxy addresses (got "${value}")`)
+}
+
+/** Minimum length of KEY_ENCRYPTION_SECRET, as for JWT_SECRET. */
+const MIN_SECRET_BYTES = 32
+
+function signingKeySettings (env: Env, accessTokenTtl: number): Config['signingKeys'] {
+  const secret = env.KEY_ENCRYPTION_SECRET
+  if (secret !== undefined && Buffer.byteLength(secret) < MIN_SECRET_BYTES) {
+    throw new ConfigError(`KEY_ENCRYPTION_SECRET must be at least ${MIN_SECRET_BYTES} bytes (for example: openssl rand -base64 32)`)
+  }
+  if (env.KEY_ROTATION_INTERVAL === undefined) return { encryptionSecret: secret }
+  if (env.JWT_ALG === 'HS256') {
+    throw new ConfigError('KEY_ROTATION_INTERVAL does not apply to JWT_ALG=HS256 (the key is JWT_SECRET); unset it')
+  }
+  const rotationInterval = duration(env, 'KEY_ROTATION_INTERVAL')
+  if (rotationInterval < accessTokenTtl) {
+    throw new ConfigError(`KEY_ROTATION_INTERVAL must not be shorter than ACCESS_TOKEN_TTL (got "${env.KEY_ROTATION_INTERVAL}")`)
+  }
+  return { encryptionSecret: secret, rotationInterval }
 }
 
 function validate (source: Record<string, string | undefined>): Env {
@@ -177,6 +228,8 @@ export function loadConfig (source: Record<string, string | undefined>): Config 
   const audience = env.JWT_AUDIENCE.split(',').map((a) => a.trim()).filter(Boolean)
   if (audience.length === 0) throw new ConfigError('JWT_AUDIENCE must name at least one audience')
 
+  const signingKeys = signingKeySettings(env, duration(env, 'ACCESS_TOKEN_TTL'))
+
   const lockoutDuration = duration(env, 'LOCKOUT_DURATION')
   const lockoutMaxDuration = duration(env, 'LOCKOUT_MAX_DURATION')
   if (lockoutMaxDuration < lockoutDuration) {
@@ -212,6 +265,8 @@ export function loadConfig (source: Record<string, string | undefined>): Config 
     logLevel: env.LOG_LEVEL,
     dataDir: env.DATA_DIR,
     argon2: { memoryCost: env.ARGON2_MEMORY_KIB, timeCost: env.ARGON2_TIME_COST, parallelism: env.ARGON2_PARALLELISM },
-    tokenCacheSize: env.TOKEN_CACHE_SIZE
+    tokenCacheSize: env.TOKEN_CACHE_SIZE,
+    roles: roleMap(env.RBAC_FILE),
+    signingKeys
   }
 }

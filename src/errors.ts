@@ -27,6 +27,14 @@ export const errors = {
   InvalidUsername: define('INVALID_USERNAME', 'Username must be 3 to 64 letters, digits or . _ - @ +', 400),
   WeakPassword: define('WEAK_PASSWORD', '%s', 400),
   RegistrationClosed: define('REGISTRATION_CLOSED', 'Registration is closed; ask an administrator for an account', 403),
+  // administration
+  LastAdmin: define('LAST_ADMIN', 'This would leave no active administrator: make another account an admin first', 409),
+  CannotLockSelf: define('CANNOT_LOCK_SELF', 'An administrator cannot lock their own account', 409),
+  UnknownRole: define('UNKNOWN_ROLE', 'Unknown role: %s (the roles are %s)', 400),
+  // keys and service clients
+  KeyRotationUnsupported: define('KEY_ROTATION_UNSUPPORTED', 'Key rotation does not apply to JWT_ALG=HS256: the signing key is JWT_SECRET', 409),
+  InvalidClient: define('INVALID_CLIENT', 'Client authentication failed', 401, false),
+  ClientNameTaken: define('CLIENT_NAME_TAKEN', 'A service client named "%s" already exists', 409),
   // generic
   ValidationError: define('VALIDATION_ERROR', '%s', 400),
   BadRequest: define('BAD_REQUEST', '%s', 400),
@@ -62,6 +70,7 @@ const BEARER_ERRORS: Record<string, string> = {
 export function wwwAuthenticate (code: string, message: string, status = 401): string | undefined {
   if (status !== 401 && status !== 403) return undefined
   if (code === 'missing_token') return 'Bearer realm="warden"'
+  if (code === 'invalid_client') return 'Basic realm="warden"'
   const error = BEARER_ERRORS[code]
   if (error === undefined) return undefined
   return `Bearer realm="warden", error="${error}", error_description="${message.replace(/["\\]/g, '')}"`

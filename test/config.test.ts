@@ -90,3 +90,34 @@ t.test('a rejected secret is not echoed back', async (t) => {
     t.notMatch((err as Error).message, 'secret_key')
   }
 })
+
+t.test('RBAC_FILE replaces the built-in role map; a bad file is one line naming it', async (t) => {
+  const { mkdtempSync, rmSync, writeFileSync } = await import('node:fs')
+  const { tmpdir } = await import('node:os')
+  const { join } = await import('node:path')
+  const dir = mkdtempSync(join(tmpdir(), 'warden-config-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const file = (name: string, text: string) => {
+    writeFileSync(join(dir, name), text)
+    return join(dir, name)
+  }
+
+  t.same(loadConfig({}).roles, { admin: ['admin:*'], user: [] }, 'built-in map')
+  t.same(loadConfig({ RBAC_FILE: file('rbac.yaml', 'admin: ["admin:*"]\nuser: []\nsupport: ["admin:users:read"]\n') }).roles.support, ['admin:users:read'])
+  t.same(loadConfig({ RBAC_FILE: file('rbac.json', '{"admin": ["admin:*"], "user": ["reports:read"]}') }).roles.user, ['reports:read'])
+
+  const cases: Array<[string, RegExp]> = [
+    [join(dir, 'missing.yaml'), /^RBAC_FILE cannot be read: ENOENT/],
+    [file('syntax.yaml', 'admin: [\n'), /^RBAC_FILE .*syntax\.yaml: .*line/],
+    [file('shape.json', '{"admin": ["admin:*"]}'), /^RBAC_FILE .*shape\.json: must define the "user" role/]
+  ]
+  for (const [path, message] of cases) {
+    t.throws(() => loadConfig({ RBAC_FILE: path }), ConfigError)
+    try {
+      loadConfig({ RBAC_FILE: path })
+    } catch (err) {
+      t.match((err as Error).message, message, path)
+      t.notMatch((err as Error).message, /\n/, 'one line')
+    }
+  }
+})

@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto'
 import fs from 'node:fs'
 import path from 'node:path'
 import { mongo } from 'mongoose'
+import { isAlive, terminate } from '../src/lib/embedded-db/process'
 
 function projectRoot (): string {
   let dir = __dirname
@@ -78,44 +79,13 @@ export async function dropTestDatabase (uri: string): Promise<void> {
   }
 }
 
-/** True while `pid` runs (a zombie waiting to be reaped counts as gone). */
-function isRunning (pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM'
-  }
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8')
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z'
-  } catch {
-    return true
-  }
-}
-
 /**
- * Stops a test database server started by an earlier process (so it cannot be
- * awaited as a child): SIGTERM, then SIGKILL if it is still running after `graceMs`.
+ * Stops the server recorded by an earlier process (test/setup/before.ts), so it cannot
+ * be awaited as a child: SIGTERM, SIGKILL after `graceMs`. Leaves the pid alone unless it
+ * is still that server.
  */
 export async function stopTestServer (pid: number, graceMs = 5000): Promise<void> {
-  if (!isRunning(pid)) return
-  try {
-    process.kill(pid, 'SIGTERM')
-  } catch {
-    return
-  }
-  const deadline = Date.now() + graceMs
-  while (isRunning(pid)) {
-    if (Date.now() > deadline) {
-      try {
-        process.kill(pid, 'SIGKILL')
-      } catch {
-        // gone meanwhile
-      }
-      return
-    }
-    await new Promise((resolve) => { setTimeout(resolve, 50) })
-  }
+  if (isTestServer(pid)) await terminate(pid, graceMs)
 }
 
 /**
@@ -123,12 +93,12 @@ export async function stopTestServer (pid: number, graceMs = 5000): Promise<void
  * the test data folder. Guards against killing an unrelated process that reused
  * the pid of a server from an old run. Without /proc, trusts the record.
  */
-export function isTestServer (pid: number): boolean {
+function isTestServer (pid: number): boolean {
   let cmdline: string
   try {
     cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8')
   } catch {
-    return fs.existsSync('/proc/self') ? false : isRunning(pid)
+    return fs.existsSync('/proc/self') ? false : isAlive(pid)
   }
   return cmdline.includes(testDataDir)
 }

@@ -64,7 +64,7 @@ export function decodePart (token: string, index: 0 | 1): Record<string, unknown
  */
 export async function forge (app: FastifyInstance, claims: JWTPayload, header: Record<string, unknown> = {}): Promise<string> {
   const key = await app.signingKeys.get(app.tokens.kid)
-  if (key === null) throw new Error('no signing key')
+  if (key?.privatePem == null) throw new Error('no signing key')
   const privateKey = await importPKCS8(key.privatePem, key.alg)
   const now = Math.floor(Date.now() / 1000)
   return new SignJWT({
@@ -95,4 +95,10 @@ export async function bare (t: Teardown, env: Record<string, string> = {}, datab
   }
   t.teardown(() => app.close())
   return app
+}
+
+/** `Authorization: Basic` for a service client, form-encoding id and secret first (RFC 6749 2.3.1). */
+export function basic (id: string, secret: string) {
+  const encode = (s: string) => encodeURIComponent(s).replace(/%20/g, '+')
+  return { authorization: `Basic ${Buffer.from(`${encode(id)}:${encode(secret)}`).toString('base64')}` }
 }

@@ -6,9 +6,10 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import fs from 'node:fs'
 import http from 'node:http'
 import path from 'node:path'
+import { HOST, logTail, procStat, terminate } from '../../src/lib/embedded-db/process'
 
 /** Only loopback addresses are ever used. */
-export const HOST = '127.0.0.1'
+export { HOST, freePort } from '../../src/lib/embedded-db/process'
 
 export interface SpawnOptions {
   /** Short name for logs and errors, e.g. `warden-verify`. */
@@ -68,25 +69,13 @@ export class NodeChild {
   }
 
   /** SIGTERM, then SIGKILL after `graceMs`; resolves once the process is gone. */
-  async stop (graceMs = 5000): Promise<void> {
-    if (!this.running) return
-    this.child.kill('SIGTERM')
-    const timer = setTimeout(() => { this.child.kill('SIGKILL') }, graceMs)
-    try {
-      await this.exited
-    } finally {
-      clearTimeout(timer)
-    }
+  stop (graceMs = 5000): Promise<void> {
+    return terminate(this.child, graceMs)
   }
 
   /** The last lines of the child's log, for error messages. */
   logTail (lines = 20): string {
-    try {
-      const text = fs.readFileSync(this.logFile, 'utf8')
-      return text.split('\n').filter((l) => l.trim() !== '').slice(-lines).join('\n')
-    } catch {
-      return ''
-    }
+    return logTail(this.logFile, lines)
   }
 }
 
@@ -112,8 +101,6 @@ export function killAllSync (): void {
   }
   live.clear()
 }
-
-export { freePort } from '../../src/lib/embedded-db'
 
 export interface HttpResponse {
   status: number
@@ -187,17 +174,12 @@ const CLOCK_TICKS = 100
 
 /** User + system CPU time of a process in milliseconds (/proc/<pid>/stat); undefined when unavailable. */
 export function cpuMs (pid: number): number | undefined {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8')
-    // The command name may contain spaces; fields after it are fixed.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-    const utime = Number(fields[11])
-    const stime = Number(fields[12])
-    if (!Number.isFinite(utime) || !Number.isFinite(stime)) return undefined
-    return (utime + stime) * 1000 / CLOCK_TICKS
-  } catch {
-    return undefined
-  }
+  const fields = procStat(pid)
+  if (fields === undefined) return undefined
+  const utime = Number(fields[11])
+  const stime = Number(fields[12])
+  if (!Number.isFinite(utime) || !Number.isFinite(stime)) return undefined
+  return (utime + stime) * 1000 / CLOCK_TICKS
 }
 
 export interface MachineCpu {

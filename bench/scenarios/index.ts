@@ -9,6 +9,7 @@ import usersMe from './users-me'
 import peer from './peer'
 import login from './login'
 import memoryStart from './memory-start'
+import startWithData from './start-with-data'
 
 export const SCENARIOS: ReadonlyArray<{ name: string, create: ScenarioFactory }> = [
   { name: 'reference', create: reference },
@@ -16,5 +17,6 @@ export const SCENARIOS: ReadonlyArray<{ name: string, create: ScenarioFactory }>
   { name: 'users-me', create: usersMe },
   { name: 'peer', create: peer },
   { name: 'login', create: login },
-  { name: 'memory-start', create: memoryStart }
+  { name: 'memory-start', create: memoryStart },
+  { name: 'start-with-data', create: startWithData }
 ]

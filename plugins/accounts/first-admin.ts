@@ -1,6 +1,7 @@
 import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
 import { localOrigin } from '../../src/lib/origin'
+import { ADMIN_ROLE, DEFAULT_ROLE } from '../../src/lib/rbac'
 import '../config'
 import '../stores/users'
 import './registration'
@@ -8,9 +9,9 @@ import './registration'
 /** With ADMIN_USERNAME and ADMIN_PASSWORD set and no admin in the database, creates one at start. */
 async function firstAdmin (fastify: FastifyInstance): Promise<void> {
   const admin = fastify.config.admin
-  if (admin === undefined || await fastify.users.existsWithRole('admin')) return
+  if (admin === undefined || await fastify.users.existsWithRole(ADMIN_ROLE)) return
   try {
-    await fastify.registration.create({ ...admin, roles: ['admin', 'user'] }, localOrigin('warden start (ADMIN_USERNAME)'))
+    await fastify.registration.create({ ...admin, roles: [ADMIN_ROLE, DEFAULT_ROLE] }, localOrigin('warden start (ADMIN_USERNAME)'))
     fastify.log.info({ username: admin.username }, 'created the initial admin account')
   } catch (err) {
     throw new Error(`ADMIN_USERNAME/ADMIN_PASSWORD: cannot create the initial admin: ${(err as Error).message}`)

@@ -18,6 +18,7 @@ export interface UserRecord {
   lastLoginAt: Date | null
   lockedUntil: Date | null
   lockReason: string | null
+  lockNote: string | null
 }
 
 /** The login-attempt count of an account, as a reservation left it. */
@@ -36,6 +37,26 @@ export interface NewUser {
   email: string | null
   passwordHash: string
   roles: string[]
+}
+
+/** One page of the admin list: users in username-key order, after `afterKey`, matching every filter given. */
+export interface UserListQuery {
+  limit: number
+  /** The username key the previous page ended with. */
+  afterKey?: string
+  /** A substring of the username key (already normalised by the caller). */
+  keyContains?: string
+  role?: string
+  /** true: only accounts locked at `now`; false: only accounts not locked at `now`. */
+  locked?: boolean
+  now: Date
+}
+
+/** What an administrator may change on an account. */
+export interface UserChanges {
+  roles?: string[]
+  email?: string | null
+  lockNote?: string | null
 }
 
 export interface UsersStore {
@@ -73,6 +94,12 @@ export interface UsersStore {
   completeLogin(id: string, at: Date, passwordHash?: string): Promise<boolean>
   /** Deletes a user; false when there was none. */
   remove(id: string): Promise<boolean>
+  /** A page of users (see UserListQuery), in username-key order. */
+  list(query: UserListQuery): Promise<UserRecord[]>
+  /** Applies `changes` in one write; the user after it, or null when there is no such user. */
+  update(id: string, changes: UserChanges): Promise<UserRecord | null>
+  /** How many accounts have `role` and are not locked at `now`, `exceptId` left out. */
+  countActiveWithRole(role: string, now: Date, exceptId?: string): Promise<number>
 }
 
 declare module 'fastify' {
@@ -95,6 +122,7 @@ interface UserDoc {
   failed_logins?: number
   auto_locks?: number
   logins_blocked_until?: Date | null
+  lock_note?: string | null
 }
 
 function toCount (doc: UserDoc): LoginCount {
@@ -120,11 +148,18 @@ function toRecord (doc: UserDoc): UserRecord {
     createdAt: doc.created_at,
     lastLoginAt: doc.last_login_at ?? null,
     lockedUntil: doc.locked_until ?? null,
-    lockReason: doc.lock_reason ?? null
+    lockReason: doc.lock_reason ?? null,
+    lockNote: doc.lock_note ?? null
   }
 }
 
 const DUPLICATE_KEY = 11000
+
+/** A literal string as a regular expression. */
+const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+
+/** Accounts not locked at `now` (no lock, or one that has ended). */
+const unlockedAt = (now: Date) => [{ locked_until: null }, { locked_until: trusted({ $lte: now }) }]
 
 /** The only code that reads or writes the `users` collection. */
 async function usersStore (fastify: FastifyInstance): Promise<void> {
@@ -218,6 +253,35 @@ async function usersStore (fastify: FastifyInstance): Promise<void> {
       if (filter === null) return false
       const res = await model.deleteOne(filter)
       return res.deletedCount === 1
+    },
+    async list (query: UserListQuery) {
+      const filter: Record<string, unknown> = {}
+      const key: Record<string, unknown> = {}
+      if (query.afterKey !== undefined) key.$gt = query.afterKey
+      if (query.keyContains !== undefined) key.$regex = escapeRegExp(query.keyContains)
+      if (Object.keys(key).length > 0) filter.username_key = trusted(key)
+      if (query.role !== undefined) filter.roles = query.role
+      if (query.locked === true) filter.locked_until = trusted({ $gt: query.now })
+      if (query.locked === false) filter.$or = unlockedAt(query.now)
+      const docs = await model.find(filter).sort({ username_key: 1 }).limit(query.limit).lean<UserDoc[]>()
+      return docs.map(toRecord)
+    },
+    async update (id: string, changes: UserChanges) {
+      const filter = byId(id)
+      if (filter === null) return null
+      const set: Record<string, unknown> = {}
+      if (changes.roles !== undefined) set.roles = changes.roles
+      if (changes.email !== undefined) set.email = changes.email
+      if (changes.lockNote !== undefined) set.lock_note = changes.lockNote
+      const doc = Object.keys(set).length === 0
+        ? await model.findOne(filter).lean<UserDoc>()
+        : await inTurn(id, () => model.findOneAndUpdate(filter, { $set: set }, { returnDocument: 'after' }).lean<UserDoc>())
+      return doc === null ? null : toRecord(doc)
+    },
+    async countActiveWithRole (role: string, now: Date, exceptId?: string) {
+      const filter: Record<string, unknown> = { roles: role, $or: unlockedAt(now) }
+      if (exceptId !== undefined && isValidObjectId(exceptId)) filter._id = trusted({ $ne: exceptId })
+      return model.countDocuments(filter)
     }
   } satisfies UsersStore)
 }

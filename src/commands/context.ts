@@ -1,7 +1,16 @@
 import type { FastifyInstance } from 'fastify'
+import type { Actor } from '../../plugins/accounts/administration'
 import { loadConfig } from '../config'
-import { buildApp } from '../app'
 import { startDatabase } from '../lib/embedded-db'
+import { localOrigin, type Origin } from '../lib/origin'
+
+/** The operator of the `warden` command: the database is theirs, so every right is. */
+export const CLI_ACTOR: Actor = { id: null }
+
+/** Where the CLI's actions come from, in login events (a new request id each). */
+export function cliOrigin (): Origin {
+  return localOrigin('warden cli')
+}
 
 /** Reads all of standard input (for --password-stdin), without the trailing newline. */
 export async function readStdin (): Promise<string> {
@@ -35,6 +44,8 @@ export async function withWarden<T> (fn: (app: FastifyInstance) => Promise<T>): 
   const config = loadConfig({ LOG_LEVEL: 'warn', ...process.env })
   const database = await startDatabase({ uri: config.mongodbUri, dataDir: config.dataDir, reuse: true })
   try {
+    // Loaded here: --help and usage errors answer without loading the server.
+    const { buildApp } = require('../app') as typeof import('../app')
     const app = await buildApp({ config, mongodbUri: database.uri })
     try {
       return await fn(app)

@@ -1,6 +1,8 @@
 import { Schema, type InferSchemaType, type Connection, type Model } from 'mongoose'
 
-export const LOGIN_EVENT_TYPES = ['login', 'refresh', 'logout', 'logout_all', 'password_change', 'lock', 'unlock', 'unlock_request', 'register'] as const
+export const LOGIN_EVENT_TYPES = ['login', 'refresh', 'logout', 'logout_all', 'password_change', 'lock', 'unlock', 'unlock_request', 'register',
+  // an administrator's change to an account (reason: what changed) and deletion of one; the admin is the actor
+  'admin_update', 'admin_delete'] as const
 export const LOGIN_EVENT_OUTCOMES = ['success', 'failure'] as const
 
 /** One document per login attempt and per account action. Nothing secret is stored. */

@@ -22,11 +22,14 @@ export const userSchema = new Schema({
   /** Automatic locks since the last successful login or unlock: each one lasts twice as long. */
   auto_locks: { type: Number, default: 0 },
   /** No login attempt is counted (or checked) before then: set with every lock, cleared by an unlock. */
-  logins_blocked_until: { type: Date, default: null }
+  logins_blocked_until: { type: Date, default: null },
+  /** An administrator's note on why the account is locked (shown in the admin API only). */
+  lock_note: { type: String, default: null }
 }, { collection: 'users', versionKey: false, autoIndex: false, strict: 'throw' })
 
 userSchema.index({ username_key: 1 }, { unique: true })
-userSchema.index({ roles: 1 })
+// role filter of the admin list, in its username order; its prefix serves "is there an admin?"
+userSchema.index({ roles: 1, username_key: 1 })
 userSchema.index({ locked_until: 1 })
 
 export type User = InferSchemaType<typeof userSchema>

@@ -1,33 +1,14 @@
 import t from 'tap'
-import { spawn, type ChildProcess } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
-import { createInterface } from 'node:readline'
 import { createRemoteJWKSet, jwtVerify } from 'jose'
 import { freePort } from '../../src/lib/embedded-db'
+import { waitForLog } from './processes'
 
 const ROOT = resolve(__dirname, '..', '..')
-
-/** Resolves with the first JSON log line of `child` whose msg matches, or rejects when it exits first. */
-function waitForLog (child: ChildProcess, pattern: RegExp): Promise<Record<string, unknown>> {
-  return new Promise((resolve, reject) => {
-    const lines = createInterface({ input: child.stdout! })
-    const onExit = (code: number | null) => reject(new Error(`server exited (${code}) before logging ${pattern}`))
-    child.once('exit', onExit)
-    lines.on('line', (line) => {
-      try {
-        const entry = JSON.parse(line)
-        if (typeof entry.msg === 'string' && pattern.test(entry.msg)) {
-          child.off('exit', onExit)
-          lines.close()
-          resolve(entry)
-        }
-      } catch { /* npm's own banner lines */ }
-    })
-  })
-}
 
 function alive (pid: number): boolean {
   try {

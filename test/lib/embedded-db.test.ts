@@ -11,32 +11,9 @@ import {
   type DatabaseHandle,
   type StartDatabaseOptions
 } from '../../src/lib/embedded-db'
+import { isAlive, waitUntil } from '../../src/lib/embedded-db/process'
 
 const modulePath = path.resolve(__dirname, '../../src/lib/embedded-db')
-
-/** True once `pid` has exited (a zombie not yet reaped by its new parent counts as exited). */
-function gone (pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-  } catch {
-    return true
-  }
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8')
-    return stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z')
-  } catch {
-    return true
-  }
-}
-
-/** Waits for a condition that another process brings about (it cannot be awaited as an event). */
-async function waitFor (condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((resolve) => { setTimeout(resolve, 25) })
-  }
-}
 
 async function ping (uri: string): Promise<number> {
   const client = new mongo.MongoClient(uri, { serverSelectionTimeoutMS: 5000 })
@@ -166,7 +143,7 @@ startDatabase({ dataDir: ${JSON.stringify(t.testdirName)} }).then(
   }
   t.type(result.pid, 'number', `started a server (${out.trim()})`)
   const pid = result.pid as number
-  await waitFor(() => gone(pid), `server ${pid} to exit`)
-  t.ok(gone(pid), 'the server was stopped when its parent exited')
+  await waitUntil(() => !isAlive(pid), `server ${pid} to exit`, 10_000)
+  t.notOk(isAlive(pid), 'the server was stopped when its parent exited')
   t.notOk(fs.existsSync(path.join(dataDir, 'embedded.json')), 'embedded.json was removed')
 })

@@ -2,13 +2,19 @@ import t from 'tap'
 import { createLocalJWKSet, jwtVerify } from 'jose'
 import tokens from '../../plugins/tokens'
 import signingKeys from '../../plugins/stores/signing-keys'
+import stateChanges from '../../plugins/stores/state-changes'
+import propagation from '../../plugins/propagation'
+import keys from '../../plugins/keys'
 import { bare, type Teardown } from '../helper'
 
 const subject = { id: '0123456789abcdef01234567', username: 'Ада', roles: ['user'] }
 
 async function tokensApp (t: Teardown, env: Record<string, string> = {}) {
   const app = await bare(t, env, true)
+  await app.register(propagation)
   await app.register(signingKeys)
+  await app.register(stateChanges)
+  await app.register(keys)
   await app.register(tokens)
   await app.ready()
   return app

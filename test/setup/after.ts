@@ -4,12 +4,12 @@
  * the next run, for inspection.
  */
 import fs from 'node:fs'
-import { isTestServer, readTestDbInfo, stopTestServer, testDbFile } from '../db'
+import { readTestDbInfo, stopTestServer, testDbFile } from '../db'
 
 async function main (): Promise<void> {
   const info = readTestDbInfo()
   if (info === undefined) return
-  if (isTestServer(info.pid)) await stopTestServer(info.pid)
+  await stopTestServer(info.pid)
   fs.rmSync(testDbFile, { force: true })
 }
 

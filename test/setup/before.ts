@@ -5,19 +5,19 @@
  */
 import { spawnSync } from 'node:child_process'
 import fs from 'node:fs'
-import { isTestServer, readTestDbInfo, stopTestServer, testDataDir, testDbFile } from '../db'
 
 async function main (): Promise<void> {
   if (process.env.MONGODB_URI !== undefined && process.env.MONGODB_URI !== '') return
+  // Loaded here, not at the top: only this child process may load src/ (see below).
+  const { readTestDbInfo, stopTestServer, testDataDir, testDbFile } = require('../db') as typeof import('../db')
+  const { startDatabase } = require('../../src/lib/embedded-db') as typeof import('../../src/lib/embedded-db')
 
   // A server left over from an interrupted run still holds the old files.
   const stale = readTestDbInfo()
-  if (stale !== undefined && isTestServer(stale.pid)) await stopTestServer(stale.pid)
+  if (stale !== undefined) await stopTestServer(stale.pid)
   fs.rmSync(testDataDir, { recursive: true, force: true })
   fs.mkdirSync(testDataDir, { recursive: true })
 
-  // Loaded here, not at the top: only this child process may load src/ (see below).
-  const { startDatabase } = require('../../src/lib/embedded-db') as typeof import('../../src/lib/embedded-db')
   const db = await startDatabase({
     dataDir: testDataDir,
     detached: true,

@@ -1,0 +1,30 @@
+import { Type } from '@sinclair/typebox'
+
+export const IntrospectBody = Type.Object({
+  token: Type.String({ minLength: 1, description: 'The token to introspect (an access token)' }),
+  token_type_hint: Type.Optional(Type.String({ description: 'access_token or refresh_token; only access tokens are introspected' }))
+})
+
+export const Introspection = Type.Object({
+  active: Type.Boolean({ description: 'Whether the token would be accepted now; when false, nothing else is said' }),
+  sub: Type.Optional(Type.String({ description: 'User id' })),
+  exp: Type.Optional(Type.Integer()),
+  iat: Type.Optional(Type.Integer()),
+  scope: Type.Optional(Type.String()),
+  roles: Type.Optional(Type.Array(Type.String())),
+  client_id: Type.Optional(Type.String()),
+  username: Type.Optional(Type.String()),
+  token_type: Type.Optional(Type.String()),
+  sid: Type.Optional(Type.String({ description: 'Session id' })),
+  jti: Type.Optional(Type.String()),
+  iss: Type.Optional(Type.String()),
+  aud: Type.Optional(Type.Union([Type.String(), Type.Array(Type.String())]))
+}, { description: 'RFC 7662 introspection response' })
+
+export const RevokeBody = Type.Object({
+  token: Type.String({ minLength: 1, description: 'A refresh token or an access token' }),
+  token_type_hint: Type.Optional(Type.String({ description: 'refresh_token or access_token: which kind to look for first' }))
+})
+
+/** HTTP Basic client authentication, for the OpenAPI document. */
+export const clientBasic = [{ clientBasic: [] }]
