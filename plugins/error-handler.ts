@@ -3,7 +3,7 @@ import FindMyWay, { type HTTPMethod } from 'find-my-way'
 import { STATUS_CODES } from 'node:http'
 import type { Socket } from 'node:net'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import { errors, wireCode, wwwAuthenticate } from '../src/errors'
+import { errors, retryAfterOf, wireCode, wwwAuthenticate } from '../src/errors'
 import { repeatsHeader } from '../src/lib/raw-headers'
 import { ErrorResponse } from '../src/schemas/common'
 
@@ -94,8 +94,10 @@ async function errorHandler (fastify: FastifyInstance): Promise<void> {
   fastify.setErrorHandler(function (error: FastifyError, request: FastifyRequest, reply: FastifyReply) {
     const { status, code, message } = describe(error)
     if (status >= 500) request.log.error({ err: error }, 'request failed')
-    const challenge = wwwAuthenticate(code, message)
+    const challenge = wwwAuthenticate(code, message, status)
     if (challenge !== undefined) reply.header('www-authenticate', challenge)
+    const retryAfter = retryAfterOf(error)
+    if (retryAfter !== undefined) reply.header('retry-after', String(retryAfter))
     return reply.code(status).send({ error: code, message })
   })
 

@@ -1,4 +1,5 @@
 import fp from 'fastify-plugin'
+import nodemailer from 'nodemailer'
 import type { FastifyInstance } from 'fastify'
 import { outboxModel } from '../src/models/outbox'
 import './config'
@@ -34,15 +35,26 @@ declare module 'fastify' {
 /**
  * How Warden reaches account owners. `log` (the default) writes a line to the log (recipient and
  * subject, never the text: it may hold a single-use link) and keeps the whole message in the
- * `outbox` collection, where a developer can read it.
+ * `outbox` collection, where a developer can read it. `smtp` sends it as a plain-text mail
+ * through SMTP_URL, from MAIL_FROM, with nodemailer.
  */
 async function notifier (fastify: FastifyInstance): Promise<void> {
   const model = outboxModel(fastify.db.connection)
   await fastify.db.ensureIndexes(model)
+  const { transport, smtpUrl, mailFrom } = fastify.config.notifier
 
-  async function deliver (notice: Notice): Promise<void> {
+  let deliver = async (notice: Notice): Promise<void> => {
     await model.create({ kind: notice.kind, to: notice.to, subject: notice.subject, text: notice.text, user_id: notice.userId ?? null })
     fastify.log.info({ notice: notice.kind, to: notice.to, subject: notice.subject }, 'notice written to the outbox')
+  }
+
+  if (transport === 'smtp') {
+    const mailer = nodemailer.createTransport(smtpUrl as string)
+    fastify.addHook('onClose', async () => { mailer.close() })
+    deliver = async (notice: Notice): Promise<void> => {
+      await mailer.sendMail({ from: mailFrom, to: notice.to, subject: notice.subject, text: notice.text })
+      fastify.log.info({ notice: notice.kind, to: notice.to, subject: notice.subject }, 'notice sent by mail')
+    }
   }
 
   fastify.decorate('notifier', {

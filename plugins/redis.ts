@@ -37,6 +37,17 @@ async function redis (fastify: FastifyInstance): Promise<void> {
     down = false
   })
   fastify.addHook('onClose', async () => { client.disconnect() })
+  // Commands fail fast until the connection is ready: wait for it (a little) so that the first
+  // requests after a start do not meet a connection still opening.
+  await new Promise<void>((resolve) => {
+    const timer = setTimeout(ready, 2000)
+    function ready (): void {
+      clearTimeout(timer)
+      client.off('ready', ready)
+      resolve()
+    }
+    client.once('ready', ready)
+  })
   fastify.decorate('redis', client)
 }
 

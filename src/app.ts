@@ -4,6 +4,7 @@ import Fastify, { LogController } from 'fastify'
 import fp from 'fastify-plugin'
 import formbody from '@fastify/formbody'
 import AjvCompiler, { type BuildCompilerFromPool } from '@fastify/ajv-compiler'
+import cookie from '@fastify/cookie'
 import { randomUUID } from 'node:crypto'
 import type { LoggerOptions } from 'pino'
 import type { Config } from './config'
@@ -14,11 +15,14 @@ import errorHandler, { clientErrorHandler, frameworkErrors } from '../plugins/er
 import openapi from '../plugins/openapi'
 import db from '../plugins/db'
 import redis from '../plugins/redis'
+import rateLimits from '../plugins/rate-limit'
 import usersStore from '../plugins/stores/users'
 import sessionsStore from '../plugins/stores/sessions'
 import signingKeysStore from '../plugins/stores/signing-keys'
 import serviceClientsStore from '../plugins/stores/service-clients'
 import stateChangesStore from '../plugins/stores/state-changes'
+import devicesStore from '../plugins/stores/devices'
+import unlockTokensStore from '../plugins/stores/unlock-tokens'
 import loginEvents from '../plugins/login-events'
 import propagation from '../plugins/propagation'
 import notifier from '../plugins/notifier'
@@ -26,12 +30,15 @@ import passwords from '../plugins/passwords'
 import keys from '../plugins/keys'
 import tokens from '../plugins/tokens'
 import accountState from '../plugins/account-state'
+import throttle from '../plugins/throttle'
+import lockout from '../plugins/lockout'
 import authenticate from '../plugins/authenticate'
 import profiles from '../plugins/accounts/profiles'
 import registration from '../plugins/accounts/registration'
 import logins from '../plugins/accounts/login'
 import administration from '../plugins/accounts/administration'
 import firstAdmin from '../plugins/accounts/first-admin'
+import selfServiceUnlock from '../plugins/accounts/unlock'
 import clients from '../plugins/clients'
 import oauth from '../plugins/oauth'
 
@@ -47,7 +54,8 @@ export const REDACTED_PATHS = [
   'req.headers.cookie',
   'res.headers["set-cookie"]',
   'password', '*.password', 'new_password', '*.new_password', 'current_password', '*.current_password',
-  'token', '*.token', 'access_token', '*.access_token', 'refresh_token', '*.refresh_token'
+  'token', '*.token', 'access_token', '*.access_token', 'refresh_token', '*.refresh_token',
+  'device_token', '*.device_token'
 ]
 
 /** pino options: the configured level, secrets redacted. */
@@ -119,14 +127,18 @@ export default async function app (fastify: FastifyInstance, opts: AppOptions): 
   // Bodies are JSON or form-encoded; Fastify's built-in text/plain parser would turn any other
   // text into a string that then fails validation with 400 instead of 415.
   fastify.removeContentTypeParser('text/plain')
+  await fastify.register(cookie)
   await fastify.register(db, { uri: opts.mongodbUri })
   await fastify.register(redis)
+  await fastify.register(rateLimits)
   // stores: the only code that touches each collection
   await fastify.register(usersStore)
   await fastify.register(sessionsStore)
   await fastify.register(signingKeysStore)
   await fastify.register(serviceClientsStore)
   await fastify.register(stateChangesStore)
+  await fastify.register(devicesStore)
+  await fastify.register(unlockTokensStore)
   await fastify.register(loginEvents)
   // services
   await fastify.register(propagation)
@@ -135,12 +147,15 @@ export default async function app (fastify: FastifyInstance, opts: AppOptions): 
   await fastify.register(keys)
   await fastify.register(tokens)
   await fastify.register(accountState)
+  await fastify.register(throttle)
+  await fastify.register(lockout)
   await fastify.register(authenticate)
   await fastify.register(profiles)
   await fastify.register(registration)
   await fastify.register(logins)
   await fastify.register(administration)
   await fastify.register(firstAdmin)
+  await fastify.register(selfServiceUnlock)
   await fastify.register(clients)
   await fastify.register(oauth)
 

@@ -32,6 +32,19 @@ const EnvSchema = Type.Object({
   LOCKOUT_DURATION: DurationString('15m', 'first automatic lock'),
   LOCKOUT_MAX_DURATION: DurationString('24h', 'longest automatic lock'),
   THROTTLE_THRESHOLD: Type.Integer({ default: 5, minimum: 1 }),
+  LOCKOUT_MAX_TEMPORARY: Type.Optional(Type.Integer({ minimum: 1, maximum: 100 })),
+  THROTTLE_WINDOW: DurationString('15m', 'how long a (username, client IP) pair remembers its failures'),
+  THROTTLE_DELAY: DurationString('30s', 'first Retry-After of a throttled pair'),
+  THROTTLE_MAX_DELAY: DurationString('15m', 'longest Retry-After of a throttled pair'),
+  RATE_LIMIT_WINDOW: DurationString('1m', 'rate-limit window'),
+  RATE_LIMIT_MAX: Type.Integer({ default: 60000, minimum: 0 }),
+  RATE_LIMIT_AUTH_MAX: Type.Integer({ default: 100, minimum: 0 }),
+  KNOWN_DEVICES: StringEnum(['true', 'false'] as const, 'true'),
+  DEVICE_TOKEN_TTL: DurationString('90d', 'how long an unused device token stays known'),
+  NOTIFIER: StringEnum(['log', 'smtp'] as const, 'log'),
+  SMTP_URL: Type.Optional(Type.String({ pattern: '^smtps?://' })),
+  MAIL_FROM: Type.Optional(Type.String({ minLength: 3 })),
+  UNLOCK_URL: Type.Optional(Type.String({ pattern: '^https?://' })),
   LOGIN_EVENT_RETENTION: DurationString('90d', 'login history retention'),
   LOGIN_EVENT_DURABILITY: StringEnum(['batched', 'sync'] as const, 'batched'),
   LOGIN_EVENT_BATCH_MS: Type.Integer({ default: 5, minimum: 0, maximum: 1000 }),
@@ -78,8 +91,24 @@ export interface Config {
     /** seconds: clock difference allowed between the instance that signed a token and the one checking it */
     clockTolerance: number
   }
-  lockout: { threshold: number, duration: number, maxDuration: number }
+  lockout: {
+    threshold: number
+    /** seconds */
+    duration: number
+    /** seconds */
+    maxDuration: number
+    /** automatic temporary locks before the next one is permanent; undefined: never permanent */
+    maxTemporary?: number
+  }
   throttleThreshold: number
+  /** seconds */
+  throttle: { window: number, delay: number, maxDelay: number }
+  /** Requests per client address and window; 0 turns a tier off. `auth`: every POST under /auth/. */
+  rateLimit: { window: number, max: number, authMax: number }
+  knownDevices: { enabled: boolean, /** seconds */ ttl: number }
+  notifier: { transport: 'log' | 'smtp', smtpUrl?: string, mailFrom?: string }
+  /** Where unlock links point (`?token=...` is appended). */
+  unlockUrl: string
   /** seconds */
   loginEventRetention: number
   /** `batched`: group commit (and the spool file when the database is away); `sync`: record() waits for the write. */
@@ -205,6 +234,15 @@ export function loadConfig (source: Record<string, string | undefined>): Config 
     throw new ConfigError('ADMIN_USERNAME and ADMIN_PASSWORD must be set together')
   }
 
+  if (env.NOTIFIER === 'smtp' && (env.SMTP_URL === undefined || env.MAIL_FROM === undefined)) {
+    throw new ConfigError('NOTIFIER=smtp needs SMTP_URL and MAIL_FROM')
+  }
+  const throttleDelay = duration(env, 'THROTTLE_DELAY')
+  const throttleMaxDelay = duration(env, 'THROTTLE_MAX_DELAY')
+  if (throttleMaxDelay < throttleDelay) {
+    throw new ConfigError('THROTTLE_MAX_DELAY must not be shorter than THROTTLE_DELAY')
+  }
+
   const audience = env.JWT_AUDIENCE.split(',').map((a) => a.trim()).filter(Boolean)
   if (audience.length === 0) throw new ConfigError('JWT_AUDIENCE must name at least one audience')
 
@@ -230,8 +268,13 @@ export function loadConfig (source: Record<string, string | undefined>): Config 
       refreshTokenTtl: duration(env, 'REFRESH_TOKEN_TTL'),
       clockTolerance: duration(env, 'CLOCK_TOLERANCE', 0)
     },
-    lockout: { threshold: env.LOCKOUT_THRESHOLD, duration: lockoutDuration, maxDuration: lockoutMaxDuration },
+    lockout: { threshold: env.LOCKOUT_THRESHOLD, duration: lockoutDuration, maxDuration: lockoutMaxDuration, maxTemporary: env.LOCKOUT_MAX_TEMPORARY },
     throttleThreshold: env.THROTTLE_THRESHOLD,
+    throttle: { window: duration(env, 'THROTTLE_WINDOW'), delay: throttleDelay, maxDelay: throttleMaxDelay },
+    rateLimit: { window: duration(env, 'RATE_LIMIT_WINDOW'), max: env.RATE_LIMIT_MAX, authMax: env.RATE_LIMIT_AUTH_MAX },
+    knownDevices: { enabled: env.KNOWN_DEVICES === 'true', ttl: duration(env, 'DEVICE_TOKEN_TTL') },
+    notifier: { transport: env.NOTIFIER, smtpUrl: env.SMTP_URL, mailFrom: env.MAIL_FROM },
+    unlockUrl: env.UNLOCK_URL ?? `${env.JWT_ISSUER.replace(/\/+$/, '')}/auth/unlock`,
     loginEventRetention: duration(env, 'LOGIN_EVENT_RETENTION'),
     loginEventDurability: env.LOGIN_EVENT_DURABILITY,
     loginEventBatchMs: env.LOGIN_EVENT_BATCH_MS,

@@ -24,6 +24,8 @@ export const errors = {
   InvalidCredentials: define('INVALID_CREDENTIALS', 'Invalid username or password', 401, false),
   InvalidGrant: define('INVALID_GRANT', 'The refresh token is invalid, expired or revoked', 401, false),
   TooManyAttempts: define('TOO_MANY_ATTEMPTS', 'Too many attempts; retry later', 429, false),
+  InvalidUnlockToken: define('INVALID_TOKEN', 'The unlock token is invalid, expired or already used', 400, false),
+  Unavailable: define('UNAVAILABLE', 'Temporarily unavailable; retry shortly', 503, false),
   UsernameTaken: define('USERNAME_TAKEN', 'This username is already taken', 409),
   InvalidUsername: define('INVALID_USERNAME', `Username must be ${USERNAME_MIN_LENGTH} to ${USERNAME_MAX_LENGTH} letters, digits or . _ - @ +`, 400),
   UsernameMixesScripts: define('INVALID_USERNAME', 'Username must not mix scripts (such as Latin and Cyrillic letters)', 400),
@@ -45,6 +47,21 @@ export const errors = {
   Internal: define('INTERNAL_ERROR', 'Internal server error', 500)
 } as const
 
+/**
+ * Marks an error with the seconds a client should wait before retrying; the error handler
+ * sends them as `Retry-After`. Undefined (a permanent lock) sends nothing.
+ */
+export function withRetryAfter<E extends Error> (err: E, seconds: number | undefined): E {
+  if (seconds !== undefined) (err as E & { retryAfter?: number }).retryAfter = seconds
+  return err
+}
+
+/** The Retry-After seconds an error carries, if any. */
+export function retryAfterOf (err: unknown): number | undefined {
+  const value = (err as { retryAfter?: unknown }).retryAfter
+  return typeof value === 'number' ? value : undefined
+}
+
 /** Codes whose 401/403 answers carry an RFC 6750 `error="..."` attribute. */
 const BEARER_ERRORS: Record<string, string> = {
   invalid_token: 'invalid_token',
@@ -54,7 +71,8 @@ const BEARER_ERRORS: Record<string, string> = {
 }
 
 /** The `WWW-Authenticate` value for a bearer-protected route's error, or undefined. */
-export function wwwAuthenticate (code: string, message: string): string | undefined {
+export function wwwAuthenticate (code: string, message: string, status = 401): string | undefined {
+  if (status !== 401 && status !== 403) return undefined
   if (code === 'missing_token') return 'Bearer realm="warden"'
   if (code === 'invalid_client') return 'Basic realm="warden"'
   const error = BEARER_ERRORS[code]

@@ -46,7 +46,15 @@ t.test('a bad value is one line naming the variable', async (t) => {
     [{ ADMIN_USERNAME: 'root' }, /^ADMIN_USERNAME and ADMIN_PASSWORD/],
     [{ ARGON2_MEMORY_KIB: '4096' }, /^ARGON2_MEMORY_KIB must be >= 19456/],
     [{ LOG_LEVEL: 'loud' }, /^LOG_LEVEL /],
-    [{ TRUST_PROXY: 'perhaps' }, /^TRUST_PROXY must be true, false/]
+    [{ TRUST_PROXY: 'perhaps' }, /^TRUST_PROXY must be true, false/],
+    [{ LOCKOUT_MAX_TEMPORARY: '0' }, /^LOCKOUT_MAX_TEMPORARY /],
+    [{ THROTTLE_DELAY: '1m', THROTTLE_MAX_DELAY: '30s' }, /^THROTTLE_MAX_DELAY must not be shorter/],
+    [{ THROTTLE_WINDOW: 'soon' }, /^THROTTLE_WINDOW must be a duration/],
+    [{ RATE_LIMIT_MAX: '-1' }, /^RATE_LIMIT_MAX /],
+    [{ KNOWN_DEVICES: 'yes' }, /^KNOWN_DEVICES .*true, false/],
+    [{ NOTIFIER: 'smtp' }, /^NOTIFIER=smtp needs SMTP_URL and MAIL_FROM/],
+    [{ NOTIFIER: 'pigeon' }, /^NOTIFIER .*log, smtp/],
+    [{ SMTP_URL: 'http://mail' }, /^SMTP_URL /]
   ]
   for (const [env, message] of cases) {
     t.throws(() => loadConfig(env), ConfigError, JSON.stringify(env))
@@ -57,6 +65,21 @@ t.test('a bad value is one line naming the variable', async (t) => {
       t.notMatch((err as Error).message, /\n/, 'one line')
     }
   }
+})
+
+t.test('brute-force settings: defaults and values', async (t) => {
+  const d = loadConfig({})
+  t.same(d.lockout, { threshold: 10, duration: 900, maxDuration: 86400, maxTemporary: undefined })
+  t.same(d.throttle, { window: 900, delay: 30, maxDelay: 900 })
+  t.same(d.rateLimit, { window: 60, max: 60000, authMax: 100 })
+  t.same(d.knownDevices, { enabled: true, ttl: 90 * 86400 })
+  t.same(d.notifier, { transport: 'log', smtpUrl: undefined, mailFrom: undefined })
+  t.equal(d.unlockUrl, 'http://localhost:3000/auth/unlock', 'unlock links point at this service by default')
+  const c = loadConfig({ LOCKOUT_MAX_TEMPORARY: '3', KNOWN_DEVICES: 'false', NOTIFIER: 'smtp', SMTP_URL: 'smtp://127.0.0.1:2525', MAIL_FROM: 'warden@example.com', JWT_ISSUER: 'https://auth.example.com/' })
+  t.equal(c.lockout.maxTemporary, 3)
+  t.equal(c.knownDevices.enabled, false)
+  t.same(c.notifier, { transport: 'smtp', smtpUrl: 'smtp://127.0.0.1:2525', mailFrom: 'warden@example.com' })
+  t.equal(c.unlockUrl, 'https://auth.example.com/auth/unlock')
 })
 
 t.test('a rejected secret is not echoed back', async (t) => {

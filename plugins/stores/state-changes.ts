@@ -14,6 +14,8 @@ export interface StateChange {
   userId?: string
   sessionId?: string
   kid?: string
+  /** of a lock: why it was made */
+  reason?: string
   /** ms since the epoch */
   at: number
   /** ms since the epoch: the change matters until then */
@@ -25,7 +27,7 @@ export interface StateChangesStore {
   append(change: StateChange): Promise<StateChange>
   /** Every change that still matters at `now`, oldest first: what an instance loads at start. */
   live(now: number): Promise<StateChange[]>
-  /** Removes the journalled locks of a user (after an unlock). */
+  /** Removes the journalled locks (and the sessions they let through) of a user, after an unlock. */
   forgetLocks(userId: string): Promise<void>
 }
 
@@ -41,6 +43,7 @@ interface ChangeDoc {
   user_id?: string | null
   session_id?: string | null
   kid?: string | null
+  reason?: string | null
   at: Date
   until: Date
 }
@@ -50,6 +53,7 @@ function toChange (doc: ChangeDoc): StateChange {
   if (doc.user_id != null) change.userId = doc.user_id
   if (doc.session_id != null) change.sessionId = doc.session_id
   if (doc.kid != null) change.kid = doc.kid
+  if (doc.reason != null) change.reason = doc.reason
   return change
 }
 
@@ -69,6 +73,7 @@ async function stateChangesStore (fastify: FastifyInstance): Promise<void> {
         user_id: change.userId ?? null,
         session_id: change.sessionId ?? null,
         kid: change.kid ?? null,
+        reason: change.reason ?? null,
         at: new Date(change.at),
         until: new Date(change.until)
       })
@@ -79,7 +84,7 @@ async function stateChangesStore (fastify: FastifyInstance): Promise<void> {
       return docs.map(toChange)
     },
     async forgetLocks (userId: string) {
-      await model.deleteMany({ user_id: userId, kind: 'lock' })
+      await model.deleteMany({ user_id: userId, kind: trusted({ $in: ['lock', 'device_session'] }) })
     }
   } satisfies StateChangesStore)
 }

@@ -3,6 +3,7 @@ import { isValidObjectId, trusted } from 'mongoose'
 import type { FastifyInstance } from 'fastify'
 import { errors } from '../../src/errors'
 import { userModel } from '../../src/models/user'
+import { oneAtATime } from '../../src/lib/one-at-a-time'
 import '../db'
 
 /** A user as the services see it (the document without MongoDB's shapes). */
@@ -18,6 +19,16 @@ export interface UserRecord {
   lockedUntil: Date | null
   lockReason: string | null
   lockNote: string | null
+}
+
+/** The login-attempt count of an account, as a reservation left it. */
+export interface LoginCount {
+  /** attempts counted since the last success or automatic lock, this one included */
+  failedLogins: number
+  /** automatic locks since the last successful login or unlock */
+  autoLocks: number
+  /** logins are blocked until then (ms), or 0 */
+  blockedUntil: number
 }
 
 export interface NewUser {
@@ -66,8 +77,30 @@ export interface UsersStore {
   existsWithRole(role: string): Promise<boolean>
   /** Stamps a successful login; replaces the password hash when one is given (rehash). */
   recordLogin(id: string, at: Date, passwordHash?: string): Promise<void>
-  /** Writes the lock state of a user (`until` null: unlocked). False when there is no such user. */
+  /**
+   * Writes the lock state of a user (`until` null: unlocked). A lock also blocks login attempts
+   * until it ends; an unlock opens them and clears the failure counts. False when there is no such user.
+   */
   setLock(id: string, until: Date | null, reason: string | null): Promise<boolean>
+  /**
+   * Counts one login attempt before its password is checked, atomically, unless `threshold`
+   * attempts are already counted or logins are blocked at `now`: then null.
+   */
+  reserveLoginAttempt(id: string, threshold: number, now: Date): Promise<LoginCount | null>
+  /** The account's count as it stands (after a refused reservation: why it was refused). */
+  loginCount(id: string): Promise<LoginCount | null>
+  /**
+   * Starts an automatic lock: blocks logins until `until`, starts the count over and counts one
+   * more lock, provided the count still reached `threshold` and no other lock was counted since
+   * the caller read `autoLocks`. True for the one caller that wins.
+   */
+  claimAutoLock(id: string, threshold: number, autoLocks: number, until: Date): Promise<boolean>
+  /**
+   * A successful password login: stamps it, replaces the hash when one is given (rehash), and
+   * clears the failure and lock counts, unless logins were blocked meanwhile (false: no token
+   * may be issued).
+   */
+  completeLogin(id: string, at: Date, passwordHash?: string): Promise<boolean>
   /** Deletes a user; false when there was none. */
   remove(id: string): Promise<boolean>
   /** A page of users (see UserListQuery), in username-key order. */
@@ -95,8 +128,23 @@ interface UserDoc {
   last_login_at?: Date | null
   locked_until?: Date | null
   lock_reason?: string | null
+  failed_logins?: number
+  auto_locks?: number
+  logins_blocked_until?: Date | null
   lock_note?: string | null
 }
+
+function toCount (doc: UserDoc): LoginCount {
+  return { failedLogins: doc.failed_logins ?? 0, autoLocks: doc.auto_locks ?? 0, blockedUntil: doc.logins_blocked_until?.getTime() ?? 0 }
+}
+
+/** Logins are open when no block is set or the block has ended. */
+function loginsOpen (now: Date) {
+  return { $or: [{ logins_blocked_until: null }, { logins_blocked_until: trusted({ $lte: now }) }] }
+}
+
+/** Fewer than `n` attempts counted (a document written before the count existed has none). */
+const below = (n: number) => trusted({ $not: { $gte: n } })
 
 function toRecord (doc: UserDoc): UserRecord {
   return {
@@ -128,6 +176,10 @@ async function usersStore (fastify: FastifyInstance): Promise<void> {
   await fastify.db.ensureIndexes(model)
 
   const byId = (id: string) => isValidObjectId(id) ? { _id: id } : null
+  // The login count of one user is updated one call at a time in this process: FerretDB 1.x
+  // loses concurrent updates of one document. (MongoDB needs no help; several instances on
+  // FerretDB only get this guarantee per instance.)
+  const inTurn = oneAtATime()
 
   fastify.decorate('users', {
     async create (user: NewUser) {
@@ -179,12 +231,45 @@ async function usersStore (fastify: FastifyInstance): Promise<void> {
     async recordLogin (id: string, at: Date, passwordHash?: string) {
       const update: Record<string, unknown> = { last_login_at: at }
       if (passwordHash !== undefined) update.password_hash = passwordHash
-      await model.updateOne({ _id: id }, { $set: update })
+      await inTurn(id, () => model.updateOne({ _id: id }, { $set: update }))
     },
     async setLock (id: string, until: Date | null, reason: string | null) {
       const filter = byId(id)
       if (filter === null) return false
-      const res = await model.updateOne(filter, { $set: { locked_until: until, lock_reason: reason } })
+      const update = until === null
+        ? { locked_until: null, lock_reason: null, logins_blocked_until: null, failed_logins: 0, auto_locks: 0 }
+        : { locked_until: until, lock_reason: reason, logins_blocked_until: until }
+      const res = await inTurn(id, () => model.updateOne(filter, { $set: update }))
+      return res.matchedCount === 1
+    },
+    // findOneAndUpdate without a projection: FerretDB 1.x does not support one in findAndModify.
+    async reserveLoginAttempt (id: string, threshold: number, now: Date) {
+      const filter = byId(id)
+      if (filter === null) return null
+      const doc = await inTurn(id, () => model.findOneAndUpdate(
+        { ...filter, failed_logins: below(threshold), ...loginsOpen(now) },
+        { $inc: { failed_logins: 1 } },
+        { returnDocument: 'after' }
+      ).lean<UserDoc>())
+      return doc === null ? null : toCount(doc)
+    },
+    async loginCount (id: string) {
+      const filter = byId(id)
+      if (filter === null) return null
+      const doc = await inTurn(id, () => model.findOne(filter).lean<UserDoc>())
+      return doc === null ? null : toCount(doc)
+    },
+    async claimAutoLock (id: string, threshold: number, autoLocks: number, until: Date) {
+      const res = await inTurn(id, () => model.updateOne(
+        { _id: id, failed_logins: trusted({ $gte: threshold }), auto_locks: autoLocks === 0 ? trusted({ $in: [0, null] }) : autoLocks },
+        { $set: { failed_logins: 0, auto_locks: autoLocks + 1, logins_blocked_until: until } }
+      ))
+      return res.modifiedCount === 1
+    },
+    async completeLogin (id: string, at: Date, passwordHash?: string) {
+      const update: Record<string, unknown> = { last_login_at: at, failed_logins: 0, auto_locks: 0 }
+      if (passwordHash !== undefined) update.password_hash = passwordHash
+      const res = await inTurn(id, () => model.updateOne({ _id: id, ...loginsOpen(at) }, { $set: update }))
       return res.matchedCount === 1
     },
     async remove (id: string) {
@@ -214,7 +299,7 @@ async function usersStore (fastify: FastifyInstance): Promise<void> {
       if (changes.lockNote !== undefined) set.lock_note = changes.lockNote
       const doc = Object.keys(set).length === 0
         ? await model.findOne(filter).lean<UserDoc>()
-        : await model.findOneAndUpdate(filter, { $set: set }, { returnDocument: 'after' }).lean<UserDoc>()
+        : await inTurn(id, () => model.findOneAndUpdate(filter, { $set: set }, { returnDocument: 'after' }).lean<UserDoc>())
       return doc === null ? null : toRecord(doc)
     },
     async countActiveWithRole (role: string, now: Date, exceptId?: string) {

@@ -1,6 +1,6 @@
 import { Schema, type InferSchemaType, type Connection, type Model } from 'mongoose'
 
-export const STATE_CHANGE_KINDS = ['lock', 'unlock', 'session_revoked', 'key_rotated'] as const
+export const STATE_CHANGE_KINDS = ['lock', 'unlock', 'session_revoked', 'key_rotated', 'device_session'] as const
 
 /**
  * The journal of account-state changes (locks, unlocks, revoked sessions, key rotations):
@@ -12,6 +12,8 @@ export const stateChangeSchema = new Schema({
   user_id: { type: String, default: null },
   session_id: { type: String, default: null },
   kid: { type: String, default: null },
+  /** Why a lock was made (`auto_threshold`, `admin`, ...): known devices pass automatic locks only. */
+  reason: { type: String, default: null },
   at: { type: Date, required: true },
   /** The entry matters until then (a lock's end; a revoked session's last access-token expiry). */
   until: { type: Date, required: true }

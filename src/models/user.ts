@@ -18,6 +18,16 @@ export const userSchema = new Schema({
   /** An account is locked while this lies in the future. */
   locked_until: { type: Date, default: null },
   lock_reason: { type: String, default: null },
+  /**
+   * Login attempts counted since the last success or automatic lock. An attempt is counted
+   * when it starts, before the password is checked, so no more than LOCKOUT_THRESHOLD
+   * passwords are ever checked between two locks, however many arrive at once.
+   */
+  failed_logins: { type: Number, default: 0 },
+  /** Automatic locks since the last successful login or unlock: each one lasts twice as long. */
+  auto_locks: { type: Number, default: 0 },
+  /** No login attempt is counted (or checked) before then: set with every lock, cleared by an unlock. */
+  logins_blocked_until: { type: Date, default: null },
   /** An administrator's note on why the account is locked (shown in the admin API only). */
   lock_note: { type: String, default: null }
 }, { collection: 'users', versionKey: false, autoIndex: false, strict: 'throw' })

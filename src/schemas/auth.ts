@@ -22,7 +22,16 @@ export const RegisterBody = Type.Object({
 
 export const LoginBody = Type.Object({
   username: Username,
-  password: Type.String({ minLength: 1, maxLength: PASSWORD_MAX_LENGTH })
+  password: Type.String({ minLength: 1, maxLength: PASSWORD_MAX_LENGTH }),
+  device_token: Type.Optional(Type.String({ minLength: 1, maxLength: 256, description: 'The device token of an earlier login (browsers send the cookie instead)' }))
+}, { additionalProperties: false })
+
+export const UnlockRequestBody = Type.Object({
+  username: Type.String({ minLength: 1, maxLength: 256 })
+}, { additionalProperties: false })
+
+export const UnlockBody = Type.Object({
+  token: Type.String({ minLength: 1, maxLength: 256 })
 }, { additionalProperties: false })
 
 export const PublicUser = Type.Object({
@@ -35,7 +44,8 @@ export const TokenResponse = Type.Object({
   access_token: Type.String(),
   token_type: Type.Literal('Bearer'),
   expires_in: Type.Integer({ description: 'Seconds until the access token expires' }),
-  refresh_token: Type.String()
+  refresh_token: Type.String(),
+  device_token: Type.Optional(Type.String({ description: 'Send it back as `device_token` at the next login: failures with it count against this device only, and automatic locks do not block it' }))
 })
 
 export const Profile = Type.Object({
