@@ -43,6 +43,9 @@ const MATRIX: Line[] = [
   ['DELETE', '/admin/users/:id', 401, 403, 204, { id: 'victim' }],
   ['POST', '/admin/users/:id/lock', 401, 403, 200, { payload: {} }],
   ['POST', '/admin/users/:id/unlock', 401, 403, 200],
+  ['GET', '/users/me/login-history', 401, 200, 200],
+  ['GET', '/admin/login-events', 401, 403, 200],
+  ['GET', '/admin/login-events/export', 401, 403, 200],
   ['GET', '/.well-known/jwks.json', 200, 200, 200],
   ['GET', '/.well-known/oauth-authorization-server', 200, 200, 200],
   // service-client routes: a bearer token is not a client credential
