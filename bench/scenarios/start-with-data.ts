@@ -4,7 +4,7 @@ import { pairwise, round, verdict } from '../lib/figures'
 import type { BenchContext, RoundResult, Row, Scenario } from '../lib/scenario'
 import { median } from '../lib/stats'
 
-/** Events and sessions seeded in the full run (a tenth of each with --quick). */
+/** Events and sessions seeded in the full run (a hundredth of each with --quick). */
 const EVENTS = 1_000_000
 const SESSIONS = 100_000
 const USERS = 10_000
@@ -78,13 +78,13 @@ export default function startWithData (): Scenario {
   return {
     name: 'start-with-data',
     title: 'start with data',
-    description: 'Milliseconds from spawning node dist/src/server.js to the first 200 of /health/ready on a database with 1,000,000 login events and 100,000 sessions (a tenth with --quick), next to an empty database (database already up).',
+    description: 'Milliseconds from spawning node dist/src/server.js to the first 200 of /health/ready on a database with 1,000,000 login events and 100,000 sessions (a hundredth with --quick), next to an empty database (database already up).',
 
     async setup (ctx: BenchContext) {
       const suffix = randomBytes(4).toString('hex')
       dataUri = withDatabase(ctx.dbUri, `warden_bench_data_${suffix}`)
       emptyUri = withDatabase(ctx.dbUri, `warden_bench_empty_${suffix}`)
-      const scale = ctx.options.quick ? 10 : 1
+      const scale = ctx.options.quick ? 100 : 1
       await seed(dataUri, EVENTS / scale, SESSIONS / scale, (msg) => process.stderr.write(msg + '\n'))
       // First starts build the indexes and the signing key; they are not measured.
       for (const uri of [dataUri, emptyUri]) {
@@ -119,7 +119,7 @@ export default function startWithData (): Scenario {
       const extra = data.map((v, i) => v - (empty[i] ?? NaN))
       return [{
         scenario: 'start-with-data',
-        label: `start → ready, ${ctx.options.quick ? '100k events, 10k' : '1M events, 100k'} sessions`,
+        label: `start → ready, ${ctx.options.quick ? '10k events, 1k' : '1M events, 100k'} sessions`,
         unit: 's',
         figureDescription: 'seconds from spawn to the first 200 of /health/ready on the seeded database, median of every start (database already up)',
         ...verdict(data, { op: '<=', value: 0.6 }),
