@@ -5,6 +5,9 @@ import { resolve } from 'node:path'
 import { build, register } from '../helper'
 import { testDatabaseUri, dropTestDatabase } from '../db'
 
+// Every command is a process of its own, compiled from source as it starts.
+t.setTimeout(600_000)
+
 const ROOT = resolve(__dirname, '..', '..')
 const LOADER = process.execArgv.filter((arg) => arg.includes('typescript'))
 
