@@ -121,6 +121,10 @@ export function serverOptions (cfg: Config): FastifyHttpOptions<Server> {
 export default async function app (fastify: FastifyInstance, opts: AppOptions): Promise<void> {
   // infrastructure
   await fastify.register(config, { config: opts.config })
+  // Rate limits first: their onRequest hook counts every request, unknown paths included, before
+  // the error handler's early answers (404, bad Host).
+  await fastify.register(redis)
+  await fastify.register(rateLimits)
   await fastify.register(errorHandler)
   await fastify.register(openapi)
   await fastify.register(formbody)
@@ -129,8 +133,6 @@ export default async function app (fastify: FastifyInstance, opts: AppOptions): 
   fastify.removeContentTypeParser('text/plain')
   await fastify.register(cookie)
   await fastify.register(db, { uri: opts.mongodbUri })
-  await fastify.register(redis)
-  await fastify.register(rateLimits)
   // stores: the only code that touches each collection
   await fastify.register(usersStore)
   await fastify.register(sessionsStore)

@@ -21,7 +21,7 @@ t.test('a user cannot change their own roles', async (t) => {
     t.match(res.json(), { error: 'forbidden', message: /^This action requires the admin:users:\w+ permission$/ })
   }
   const me = await self({ method: 'PATCH', url: '/users/me', payload: { roles: ['admin'] } })
-  t.equal(me.statusCode, 404, 'there is no self-service role change')
+  t.equal(me.statusCode, 405, 'there is no self-service role change: /users/me only reads')
   t.same((await app.users.findById(user.id))?.roles, ['user'])
   t.same(decodePart((await login(app, 'mallory')).access_token, 1).roles, ['user'])
 })
