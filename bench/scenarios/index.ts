@@ -9,7 +9,6 @@ import usersMe from './users-me'
 import peer from './peer'
 import login from './login'
 import memoryStart from './memory-start'
-import startWithData from './start-with-data'
 import eventCost from './event-cost'
 import history from './history'
 
@@ -20,7 +19,6 @@ export const SCENARIOS: ReadonlyArray<{ name: string, create: ScenarioFactory }>
   { name: 'peer', create: peer },
   { name: 'login', create: login },
   { name: 'memory-start', create: memoryStart },
-  { name: 'start-with-data', create: startWithData },
   { name: 'event-cost', create: eventCost },
   { name: 'history', create: history }
 ]

@@ -32,7 +32,7 @@ async function seed (uri: string, events: number, sessions: number, log: (msg: s
     const userIds = Array.from({ length: USERS }, () => new mongo.ObjectId())
     for (let i = 0; i < USERS; i += BATCH) {
       await db.collection('users').insertMany(userIds.slice(i, i + BATCH).map((_id, j) => ({
-        _id, username: `seeded-${i + j}`, username_key: `seeded-${i + j}`, email: null, password_hash: 'x', roles: ['user'],
+        _id, username: `seeded-${i + j}`, username_key: `seeded-${i + j}`, username_skeleton: `seeded-${i + j}`, email: null, password_hash: 'x', roles: ['user'],
         created_at: new Date(now), last_login_at: null, locked_until: null, lock_reason: null
       })))
     }
