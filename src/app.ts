@@ -8,6 +8,7 @@ import type { Config } from './config'
 import autoload from '@fastify/autoload'
 import path from 'node:path'
 import config from '../plugins/config'
+import clock, { type Clock } from '../plugins/clock'
 import errorHandler from '../plugins/error-handler'
 import openapi from '../plugins/openapi'
 import db from '../plugins/db'
@@ -28,11 +29,14 @@ import registration from '../plugins/accounts/registration'
 import logins from '../plugins/accounts/login'
 import administration from '../plugins/accounts/administration'
 import firstAdmin from '../plugins/accounts/first-admin'
+import sessionLifecycle from '../plugins/accounts/sessions'
 
 export interface AppOptions {
   config: Config
   /** The MongoDB connection string to use (the configured one, or the embedded server's). */
   mongodbUri: string
+  /** The clock of the session lifecycle (tests move it); the system clock by default. */
+  clock?: Clock
 }
 
 /** Values that must never reach a log line. */
@@ -71,6 +75,7 @@ export function serverOptions (cfg: Config): FastifyServerOptions {
 export default async function app (fastify: FastifyInstance, opts: AppOptions): Promise<void> {
   // infrastructure
   await fastify.register(config, { config: opts.config })
+  await fastify.register(clock, { clock: opts.clock })
   await fastify.register(errorHandler)
   await fastify.register(openapi)
   await fastify.register(formbody)
@@ -94,6 +99,7 @@ export default async function app (fastify: FastifyInstance, opts: AppOptions): 
   await fastify.register(logins)
   await fastify.register(administration)
   await fastify.register(firstAdmin)
+  await fastify.register(sessionLifecycle)
 
   // routes: one folder per resource; routes/autohooks.ts gives every route the guard it declares
   await fastify.register(autoload, {

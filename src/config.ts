@@ -39,7 +39,10 @@ const EnvSchema = Type.Object({
   ARGON2_MEMORY_KIB: Type.Integer({ default: ARGON2_MIN.memoryCost, minimum: ARGON2_MIN.memoryCost }),
   ARGON2_TIME_COST: Type.Integer({ default: ARGON2_MIN.timeCost, minimum: ARGON2_MIN.timeCost }),
   ARGON2_PARALLELISM: Type.Integer({ default: ARGON2_MIN.parallelism, minimum: ARGON2_MIN.parallelism, maximum: 16 }),
-  TOKEN_CACHE_SIZE: Type.Integer({ default: 10000, minimum: 0 })
+  TOKEN_CACHE_SIZE: Type.Integer({ default: 10000, minimum: 0 }),
+  SESSION_IDLE_TIMEOUT: DurationString('7d', 'a session unused this long ends'),
+  REFRESH_REUSE_INTERVAL: DurationString('0', 'a spent refresh token presented again within this interval is a retry'),
+  PROPAGATION_POLL_INTERVAL: DurationString('1s', 'how often the state-change feed is polled')
 })
 
 type Env = Static<typeof EnvSchema>
@@ -74,6 +77,10 @@ export interface Config {
   dataDir: string
   argon2: { memoryCost: number, timeCost: number, parallelism: number }
   tokenCacheSize: number
+  /** seconds */
+  sessions: { idleTimeout: number, reuseInterval: number }
+  /** seconds */
+  propagation: { pollInterval: number }
 }
 
 /** A configuration problem: its message is one line naming the variable. */
@@ -169,6 +176,8 @@ export function loadConfig (source: Record<string, string | undefined>): Config 
     logLevel: env.LOG_LEVEL,
     dataDir: env.DATA_DIR,
     argon2: { memoryCost: env.ARGON2_MEMORY_KIB, timeCost: env.ARGON2_TIME_COST, parallelism: env.ARGON2_PARALLELISM },
-    tokenCacheSize: env.TOKEN_CACHE_SIZE
+    tokenCacheSize: env.TOKEN_CACHE_SIZE,
+    sessions: { idleTimeout: duration(env, 'SESSION_IDLE_TIMEOUT'), reuseInterval: duration(env, 'REFRESH_REUSE_INTERVAL', 0) },
+    propagation: { pollInterval: duration(env, 'PROPAGATION_POLL_INTERVAL') }
   }
 }

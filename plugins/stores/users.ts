@@ -40,6 +40,8 @@ export interface UsersStore {
   setLock(id: string, until: Date | null, reason: string | null): Promise<boolean>
   /** Deletes a user; false when there was none. */
   remove(id: string): Promise<boolean>
+  /** Replaces a user's password hash; false when there is no such user. */
+  setPasswordHash(id: string, passwordHash: string): Promise<boolean>
 }
 
 declare module 'fastify' {
@@ -133,6 +135,12 @@ async function usersStore (fastify: FastifyInstance): Promise<void> {
       if (filter === null) return false
       const res = await model.deleteOne(filter)
       return res.deletedCount === 1
+    },
+    async setPasswordHash (id: string, passwordHash: string) {
+      const filter = byId(id)
+      if (filter === null) return false
+      const res = await model.updateOne(filter, { $set: { password_hash: passwordHash } })
+      return res.matchedCount === 1
     }
   } satisfies UsersStore)
 }
