@@ -19,6 +19,8 @@ import signingKeysStore from '../plugins/stores/signing-keys'
 import stateChangesStore from '../plugins/stores/state-changes'
 import loginEvents from '../plugins/login-events'
 import propagation from '../plugins/propagation'
+import propagationPoll from '../plugins/propagation-poll'
+import propagationRedis from '../plugins/propagation-redis'
 import notifier from '../plugins/notifier'
 import passwords from '../plugins/passwords'
 import tokens from '../plugins/tokens'
@@ -89,6 +91,9 @@ export default async function app (fastify: FastifyInstance, opts: AppOptions): 
   await fastify.register(loginEvents)
   // services
   await fastify.register(propagation)
+  // before account-state: the poll's cursor is taken before the journal is loaded
+  await fastify.register(propagationPoll)
+  await fastify.register(propagationRedis)
   await fastify.register(notifier)
   await fastify.register(passwords)
   await fastify.register(tokens)
