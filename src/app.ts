@@ -66,6 +66,9 @@ export function serverOptions (cfg: Config): FastifyServerOptions {
     trustProxy: cfg.trustProxy as boolean | string[],
     genReqId: () => randomUUID(),
     bodyLimit: 64 * 1024,
+    // Account state is loaded from the journal at start: a large one takes longer than
+    // Fastify's default 10 s on FerretDB, which scans (110,000 entries: 15 to 40 s here).
+    pluginTimeout: 120_000,
     ajv: { customOptions: { removeAdditional: true, coerceTypes: 'array', useDefaults: true } }
   }
 }
