@@ -232,7 +232,8 @@ async function main (): Promise<number> {
       })
       const url = `http://${HOST}:${port}`
       try {
-        const startMs = await waitForOk(child, url + readyPath, { intervalMs: 10, timeoutMs: 60_000 })
+        // 120 s: a Warden loading a large journal from FerretDB takes 30 to 50 s on this machine.
+        const startMs = await waitForOk(child, url + readyPath, { intervalMs: 10, timeoutMs: 120_000 })
         return { name, url, child, startMs }
       } catch (err) {
         await child.stop(1000)

@@ -11,6 +11,7 @@ import type { Config } from './config'
 import autoload from '@fastify/autoload'
 import path from 'node:path'
 import config from '../plugins/config'
+import clock, { type Clock } from '../plugins/clock'
 import errorHandler, { clientErrorHandler, frameworkErrors } from '../plugins/error-handler'
 import openapi from '../plugins/openapi'
 import db from '../plugins/db'
@@ -25,6 +26,8 @@ import devicesStore from '../plugins/stores/devices'
 import unlockTokensStore from '../plugins/stores/unlock-tokens'
 import loginEvents from '../plugins/login-events'
 import propagation from '../plugins/propagation'
+import propagationPoll from '../plugins/propagation-poll'
+import propagationRedis from '../plugins/propagation-redis'
 import notifier from '../plugins/notifier'
 import passwords from '../plugins/passwords'
 import keys from '../plugins/keys'
@@ -39,6 +42,7 @@ import logins from '../plugins/accounts/login'
 import administration from '../plugins/accounts/administration'
 import firstAdmin from '../plugins/accounts/first-admin'
 import selfServiceUnlock from '../plugins/accounts/unlock'
+import sessionLifecycle from '../plugins/accounts/sessions'
 import clients from '../plugins/clients'
 import oauth from '../plugins/oauth'
 
@@ -46,6 +50,8 @@ export interface AppOptions {
   config: Config
   /** The MongoDB connection string to use (the configured one, or the embedded server's). */
   mongodbUri: string
+  /** The clock of the session lifecycle (tests move it); the system clock by default. */
+  clock?: Clock
 }
 
 /** Values that must never reach a log line. */
@@ -121,6 +127,7 @@ export function serverOptions (cfg: Config): FastifyHttpOptions<Server> {
 export default async function app (fastify: FastifyInstance, opts: AppOptions): Promise<void> {
   // infrastructure
   await fastify.register(config, { config: opts.config })
+  await fastify.register(clock, { clock: opts.clock })
   // Rate limits first: their onRequest hook counts every request, unknown paths included, before
   // the error handler's early answers (404, bad Host).
   await fastify.register(redis)
@@ -144,6 +151,9 @@ export default async function app (fastify: FastifyInstance, opts: AppOptions): 
   await fastify.register(loginEvents)
   // services
   await fastify.register(propagation)
+  // before account-state: the poll's cursor is taken before the journal is loaded
+  await fastify.register(propagationPoll)
+  await fastify.register(propagationRedis)
   await fastify.register(notifier)
   await fastify.register(passwords)
   await fastify.register(keys)
@@ -158,6 +168,7 @@ export default async function app (fastify: FastifyInstance, opts: AppOptions): 
   await fastify.register(administration)
   await fastify.register(firstAdmin)
   await fastify.register(selfServiceUnlock)
+  await fastify.register(sessionLifecycle)
   await fastify.register(clients)
   await fastify.register(oauth)
 

@@ -63,7 +63,10 @@ const EnvSchema = Type.Object({
   KEY_ROTATION_INTERVAL: Type.Optional(Type.String({ description: 'rotate the signing key this often (900, 900s, 15m, 12h, 30d)' })),
   REQUEST_TIMEOUT: DurationString('10s', 'time a client has to send a whole request, headers and body'),
   KEEP_ALIVE_TIMEOUT: DurationString('72s', 'how long an idle keep-alive connection is kept open'),
-  DOCS: StringEnum(['on', 'off'] as const, 'on')
+  DOCS: StringEnum(['on', 'off'] as const, 'on'),
+  SESSION_IDLE_TIMEOUT: DurationString('7d', 'a session unused this long ends'),
+  REFRESH_REUSE_INTERVAL: DurationString('0', 'a spent refresh token presented again within this interval is a retry'),
+  PROPAGATION_POLL_INTERVAL: DurationString('1s', 'how often the state-change feed is polled')
 })
 
 type Env = Static<typeof EnvSchema>
@@ -137,6 +140,10 @@ export interface Config {
   keepAliveTimeout: number
   /** whether /docs (the OpenAPI UI and document) is served */
   docs: boolean
+  /** seconds */
+  sessions: { idleTimeout: number, reuseInterval: number }
+  /** seconds */
+  propagation: { pollInterval: number }
 }
 
 /** A configuration problem: its message is one line naming the variable. */
@@ -291,6 +298,8 @@ export function loadConfig (source: Record<string, string | undefined>): Config 
     signingKeys,
     requestTimeout: duration(env, 'REQUEST_TIMEOUT'),
     keepAliveTimeout: duration(env, 'KEEP_ALIVE_TIMEOUT'),
-    docs: env.DOCS === 'on'
+    docs: env.DOCS === 'on',
+    sessions: { idleTimeout: duration(env, 'SESSION_IDLE_TIMEOUT'), reuseInterval: duration(env, 'REFRESH_REUSE_INTERVAL', 0) },
+    propagation: { pollInterval: duration(env, 'PROPAGATION_POLL_INTERVAL') }
   }
 }

@@ -14,8 +14,16 @@ t.test('defaults match the contract', async (t) => {
     registration: 'open',
     trustProxy: false,
     logLevel: 'info',
-    argon2: { memoryCost: 19456, timeCost: 2, parallelism: 1 }
+    argon2: { memoryCost: 19456, timeCost: 2, parallelism: 1 },
+    sessions: { idleTimeout: 7 * 86400, reuseInterval: 0 },
+    propagation: { pollInterval: 1 }
   })
+})
+
+t.test('session and propagation durations', async (t) => {
+  const c = loadConfig({ SESSION_IDLE_TIMEOUT: '12h', REFRESH_REUSE_INTERVAL: '10s', PROPAGATION_POLL_INTERVAL: '5' })
+  t.same(c.sessions, { idleTimeout: 43200, reuseInterval: 10 })
+  t.same(c.propagation, { pollInterval: 5 })
 })
 
 t.test('environment values are parsed', async (t) => {
@@ -54,7 +62,11 @@ t.test('a bad value is one line naming the variable', async (t) => {
     [{ KNOWN_DEVICES: 'yes' }, /^KNOWN_DEVICES .*true, false/],
     [{ NOTIFIER: 'smtp' }, /^NOTIFIER=smtp needs SMTP_URL and MAIL_FROM/],
     [{ NOTIFIER: 'pigeon' }, /^NOTIFIER .*log, smtp/],
-    [{ SMTP_URL: 'http://mail' }, /^SMTP_URL /]
+    [{ SMTP_URL: 'http://mail' }, /^SMTP_URL /],
+    [{ SESSION_IDLE_TIMEOUT: '0' }, /^SESSION_IDLE_TIMEOUT must be a duration/],
+    [{ REFRESH_REUSE_INTERVAL: '-1' }, /^REFRESH_REUSE_INTERVAL must be a duration/],
+    [{ PROPAGATION_POLL_INTERVAL: '0' }, /^PROPAGATION_POLL_INTERVAL must be a duration/],
+    [{ PROPAGATION_POLL_INTERVAL: '500ms' }, /^PROPAGATION_POLL_INTERVAL must be a duration/]
   ]
   for (const [env, message] of cases) {
     t.throws(() => loadConfig(env), ConfigError, JSON.stringify(env))

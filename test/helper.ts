@@ -1,8 +1,8 @@
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import { importPKCS8, SignJWT, type JWTPayload } from 'jose'
-import { buildApp } from '../src/app'
 import configPlugin from '../plugins/config'
 import dbPlugin from '../plugins/db'
+import { buildApp, type AppOptions } from '../src/app'
 import { loadConfig } from '../src/config'
 import { testDatabaseUri, dropTestDatabase } from './db'
 
@@ -14,10 +14,10 @@ export interface Teardown {
 export const PASSWORD = 'correct horse battery staple'
 
 /** A fresh Warden on a database of its own, closed (and the database dropped) after the test. */
-export async function build (t: Teardown, env: Record<string, string> = {}, overrides: FastifyServerOptions = {}): Promise<FastifyInstance> {
+export async function build (t: Teardown, env: Record<string, string> = {}, overrides: FastifyServerOptions = {}, options: Pick<AppOptions, 'clock'> = {}): Promise<FastifyInstance> {
   const mongodbUri = env.MONGODB_URI ?? testDatabaseUri()
   const config = loadConfig({ LOG_LEVEL: 'silent', ...env })
-  const app = await buildApp({ config, mongodbUri }, overrides)
+  const app = await buildApp({ config, mongodbUri, ...options }, overrides)
   t.teardown(async () => {
     await app.close()
     if (env.MONGODB_URI === undefined) await dropTestDatabase(mongodbUri)
@@ -101,4 +101,23 @@ export async function bare (t: Teardown, env: Record<string, string> = {}, datab
 export function basic (id: string, secret: string) {
   const encode = (s: string) => encodeURIComponent(s).replace(/%20/g, '+')
   return { authorization: `Basic ${Buffer.from(`${encode(id)}:${encode(secret)}`).toString('base64')}` }
+}
+
+/** A clock that moves only when told: pass it to `build` as `{ clock }` to test expiry without waiting. */
+export function manualClock (start = Date.now()) {
+  let now = start
+  return {
+    now: () => now,
+    advance (ms: number) { now += ms }
+  }
+}
+
+/** Polls `check` until it returns true; fails after `timeoutMs`. Returns the milliseconds it took. */
+export async function eventually (check: () => Promise<boolean>, timeoutMs: number, what = 'condition'): Promise<number> {
+  const start = Date.now()
+  while (!await check()) {
+    if (Date.now() - start > timeoutMs) throw new Error(`${what} not met within ${timeoutMs} ms`)
+    await new Promise((resolve) => { setTimeout(resolve, 10) })
+  }
+  return Date.now() - start
 }

@@ -5,6 +5,7 @@
 import type { ScenarioFactory } from '../lib/scenario'
 import reference from './reference'
 import verify from './verify'
+import verifyRevocations from './verify-revocations'
 import usersMe from './users-me'
 import peer from './peer'
 import login from './login'
@@ -15,6 +16,7 @@ import history from './history'
 export const SCENARIOS: ReadonlyArray<{ name: string, create: ScenarioFactory }> = [
   { name: 'reference', create: reference },
   { name: 'verify', create: verify },
+  { name: 'verify-revocations', create: verifyRevocations },
   { name: 'users-me', create: usersMe },
   { name: 'peer', create: peer },
   { name: 'login', create: login },

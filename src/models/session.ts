@@ -12,6 +12,10 @@ export const sessionSchema = new Schema({
   created_at: { type: Date, required: true, default: () => new Date() },
   expires_at: { type: Date, required: true },
   revoked_at: { type: Date, default: null },
+  /** The last login or refresh: a session unused for SESSION_IDLE_TIMEOUT ends. */
+  last_used_at: { type: Date, default: null },
+  /** SHA-256 of the refresh token the last rotation spent: a client's retry is told apart from a theft. */
+  previous_refresh_token_hash: { type: String, default: null },
   ip: { type: String, default: null },
   user_agent: { type: String, default: null }
 }, { collection: 'sessions', versionKey: false, autoIndex: false, strict: 'throw' })

@@ -20,6 +20,8 @@ interface Request {
   /** Which account `:id` names (default: `target`). */
   id?: 'target' | 'victim'
   payload?: object | ((who: Who) => object)
+  /** The route ends the caller's session: user and admin log in afresh for it. */
+  fresh?: true
 }
 
 /** method, route URL as registered, then the status for an anonymous caller, a plain user, an admin. */
@@ -44,6 +46,12 @@ const MATRIX: Line[] = [
   ['POST', '/admin/users/:id/lock', 401, 403, 200, { payload: {} }],
   ['POST', '/admin/users/:id/unlock', 401, 403, 200],
   ['GET', '/users/me/login-history', 401, 200, 200],
+  ['GET', '/users/me/sessions', 401, 200, 200],
+  // a session of somebody else's is not found
+  ['DELETE', '/users/me/sessions/:id', 401, 404, 404],
+  // a refresh token is its own credential: a bearer token is not one
+  ['POST', '/auth/refresh', 401, 401, 401, { payload: { refresh_token: 'not-a-token' } }],
+  ['POST', '/auth/password', 401, 400, 400, { payload: (who) => ({ current_password: who === 'admin' ? ROOT.password : PASSWORD, new_password: 'short' }) }],
   ['GET', '/admin/login-events', 401, 403, 200],
   ['GET', '/admin/login-events/export', 401, 403, 200],
   ['GET', '/.well-known/jwks.json', 200, 200, 200],
@@ -59,7 +67,10 @@ const MATRIX: Line[] = [
   ['GET', '/docs/yaml', 200, 200, 200],
   ['GET', '/docs/static/index.html', 302, 302, 302],
   ['GET', '/docs/static/swagger-initializer.js', 200, 200, 200],
-  ['GET', '/docs/static/*', 200, 200, 200, { path: '/docs/static/swagger-ui.css' }]
+  ['GET', '/docs/static/*', 200, 200, 200, { path: '/docs/static/swagger-ui.css' }],
+  // last: they end sessions
+  ['POST', '/auth/logout', 401, 204, 204, { fresh: true }],
+  ['POST', '/auth/logout-all', 401, 204, 204, { fresh: true }]
 ]
 
 const key = (method: string, url: string) => `${method} ${url}`
@@ -104,7 +115,9 @@ t.test('every route answers anonymous callers, plain users and admins as the mat
     for (const who of ['anonymous', 'user', 'admin'] as const) {
       for (const m of methods) {
         const payload = typeof request.payload === 'function' ? request.payload(who) : request.payload
-        const token = tokens[who]
+        const token = request.fresh === true && who !== 'anonymous'
+          ? (await (who === 'admin' ? login(fastify, ROOT.username, ROOT.password) : login(fastify, 'alice'))).access_token
+          : tokens[who]
         const res = await fastify.inject({
           method: m as InjectOptions['method'],
           url: path,
@@ -112,7 +125,7 @@ t.test('every route answers anonymous callers, plain users and admins as the mat
           ...(payload === undefined ? {} : { payload })
         })
         t.equal(res.statusCode, expected[who], `${m} ${url} as ${who}${res.statusCode >= 400 && m !== 'HEAD' ? `: ${res.body.slice(0, 200)}` : ''}`)
-        if (res.statusCode === 401 && m !== 'HEAD') t.equal(res.json().error, url.startsWith('/oauth/') ? 'invalid_client' : 'missing_token', `${m} ${url} as ${who}`)
+        if (res.statusCode === 401 && m !== 'HEAD') t.equal(res.json().error, url.startsWith('/oauth/') ? 'invalid_client' : url === '/auth/refresh' ? 'invalid_grant' : 'missing_token', `${m} ${url} as ${who}`)
         if (res.statusCode === 403 && m !== 'HEAD') t.equal(res.json().error, 'forbidden', `${m} ${url} as ${who}`)
       }
     }

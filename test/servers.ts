@@ -1,0 +1,88 @@
+/**
+ * Real processes for tests that need more than one Warden or a Redis server: each is started
+ * on a free loopback port, awaited until it answers, and stopped by its own pid.
+ */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { once } from 'node:events'
+import { resolve } from 'node:path'
+import { createInterface } from 'node:readline'
+import { freePort } from '../src/lib/embedded-db'
+import type { Teardown } from './helper'
+
+const ROOT = resolve(__dirname, '..')
+/** The TypeScript loader this test runs under: servers run from source, no build needed. */
+const LOADER = process.execArgv.filter((arg) => arg.includes('typescript'))
+
+/** Resolves when a line of `child`'s output matches; rejects when it exits first or after `timeoutMs`. */
+function waitForLine (child: ChildProcess, stream: 'stdout', pattern: RegExp, timeoutMs: number): Promise<string> {
+  return new Promise((resolvePromise, reject) => {
+    const lines = createInterface({ input: child[stream]! })
+    const done = (err?: Error, line?: string) => {
+      clearTimeout(timer)
+      child.off('exit', onExit)
+      lines.close()
+      if (err !== undefined) reject(err)
+      else resolvePromise(line ?? '')
+    }
+    const timer = setTimeout(() => { done(new Error(`no line matching ${pattern} within ${timeoutMs} ms`)) }, timeoutMs)
+    const onExit = (code: number | null) => { done(new Error(`process exited (${code}) before printing ${pattern}`)) }
+    child.once('exit', onExit)
+    lines.on('line', (line) => { if (pattern.test(line)) done(undefined, line) })
+  })
+}
+
+/** Children still running when the test process exits (a crash, a timeout) are killed with it. */
+const running = new Set<ChildProcess>()
+process.once('exit', () => { for (const child of running) child.kill('SIGKILL') })
+
+function track (child: ChildProcess): ChildProcess {
+  running.add(child)
+  child.once('exit', () => { running.delete(child) })
+  return child
+}
+
+async function stop (child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return
+  const exited = once(child, 'exit')
+  child.kill('SIGTERM')
+  const timer = setTimeout(() => { child.kill('SIGKILL') }, 10_000)
+  await exited
+  clearTimeout(timer)
+}
+
+export interface RunningServer {
+  url: string
+  child: ChildProcess
+}
+
+/** A Warden server process (src/server.ts) with `env`, ready (GET /health/ready), stopped (SIGTERM) after the test. */
+export async function startWarden (t: Teardown, env: Record<string, string>): Promise<RunningServer> {
+  const port = await freePort()
+  const child = track(spawn(process.execPath, [...LOADER, 'src/server.ts'], {
+    cwd: ROOT,
+    env: { ...process.env, LOG_LEVEL: 'warn', ...env, PORT: String(port), HOST: '127.0.0.1' },
+    stdio: ['ignore', 'inherit', 'inherit']
+  }))
+  t.teardown(() => stop(child))
+  const url = `http://127.0.0.1:${port}`
+  const deadline = Date.now() + 90_000
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`warden exited (${child.exitCode}) before answering`)
+    const ready = await fetch(`${url}/health/ready`).then((res) => res.status === 200, () => false)
+    if (ready) return { url, child }
+    if (Date.now() > deadline) throw new Error('warden did not answer /health/ready within 90 s')
+    await new Promise((resolve) => { setTimeout(resolve, 50) })
+  }
+}
+
+/** A redis-server on a free loopback port, without persistence, stopped after the test. */
+export async function startRedis (t: Teardown): Promise<string> {
+  const port = await freePort()
+  const child = track(spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
+    stdio: ['ignore', 'pipe', 'inherit']
+  }))
+  t.teardown(() => stop(child))
+  await waitForLine(child, 'stdout', /Ready to accept connections/, 30_000)
+  child.stdout?.resume()
+  return `redis://127.0.0.1:${port}`
+}
