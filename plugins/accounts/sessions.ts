@@ -86,9 +86,16 @@ async function sessionLifecycle (fastify: FastifyInstance): Promise<void> {
       await fail(reason)
       throw new errors.InvalidGrant()
     }
-    if (accountState.isLocked(user.id)) {
+    // A lock refuses the refresh as it refuses the session's access tokens (a session a known
+    // device opened through an automatic lock passes that lock).
+    const refusal = accountState.check({ userId: user.id, sessionId: session.id })
+    if (refusal instanceof errors.AccountLocked) {
       await fail('account_locked')
-      throw new errors.AccountLocked()
+      throw refusal
+    }
+    if (refusal !== null) {
+      await fail('revoked')
+      throw new errors.InvalidGrant()
     }
     return user
   }
