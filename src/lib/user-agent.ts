@@ -13,10 +13,14 @@ const PRODUCT = /^[A-Za-z][A-Za-z0-9._-]{0,31}/
  */
 export function deviceFamily (userAgent: string | null | undefined): string {
   if (userAgent === null || userAgent === undefined || userAgent.trim() === '') return 'unknown'
-  const parsed = Bowser.parse(userAgent)
-  const browser = parsed.browser.name ?? ''
-  const os = parsed.os.name ?? ''
-  if (browser !== '') return os !== '' ? `${browser} on ${os}` : browser
+  try {
+    const parsed = Bowser.parse(userAgent)
+    const browser = parsed.browser.name ?? ''
+    const os = parsed.os.name ?? ''
+    if (browser !== '') return os !== '' ? `${browser} on ${os}` : browser
+  } catch {
+    // a string the parser cannot take is not a browser's
+  }
   const product = PRODUCT.exec(userAgent.trim())
   return product === null ? 'other' : product[0].toLowerCase()
 }
