@@ -144,8 +144,13 @@ export interface LoginEvents {
   find(filter: LoginEventFilter, limit?: number): Promise<LoginEvent[]>
   /** One page of events matching `filter`, newest first, and the cursor of the next. */
   page(filter: LoginEventFilter, options?: PageOptions): Promise<LoginEventPage>
-  /** Every event matching `filter`, newest first, read from a database cursor as it is consumed. */
+  /**
+   * Every event matching `filter`, read from a database cursor as it is consumed: newest first, or,
+   * on a server that uses no index for it (FerretDB 1.x), in storage order (see `ordered`).
+   */
   stream(filter: LoginEventFilter): AsyncIterable<LoginEvent>
+  /** Whether stream() gives events newest first (false: storage order, oldest first). */
+  readonly ordered: boolean
   count(filter: LoginEventFilter): Promise<number>
   /** How the database runs `page(filter, options)`. */
   explainPage(filter: LoginEventFilter, options?: PageOptions): Promise<QueryPlan>
@@ -263,7 +268,8 @@ async function usesIndexes (fastify: FastifyInstance): Promise<boolean> {
  */
 async function loginEvents (fastify: FastifyInstance): Promise<void> {
   const { config, log } = fastify
-  const model = loginEventModel(fastify.db.connection, config.loginEventRetention, await usesIndexes(fastify))
+  const indexed = await usesIndexes(fastify)
+  const model = loginEventModel(fastify.db.connection, config.loginEventRetention, indexed)
   await fastify.db.ensureIndexes(model)
   const collection = model.collection
   const sync = config.loginEventDurability === 'sync'
@@ -659,13 +665,18 @@ async function loginEvents (fastify: FastifyInstance): Promise<void> {
       return (await page(filter, { limit })).items
     },
     page,
+    ordered: indexed,
     stream (filter: LoginEventFilter): AsyncIterable<LoginEvent> {
       return {
         async * [Symbol.asyncIterator] () {
           await flush()
           const q = query(filter)
           if (q === null) return
-          const cursor = model.find(q).sort(NEWEST_FIRST).lean<EventDoc[]>().cursor({ batchSize: 500 })
+          // Newest first where an index gives the order. Elsewhere (FerretDB 1.x) a sort would hold
+          // every matching event in the database server's memory: events come in storage order.
+          const reading = model.find(q)
+          if (indexed) reading.sort(NEWEST_FIRST)
+          const cursor = reading.lean<EventDoc[]>().cursor({ batchSize: 500 })
           try {
             for await (const doc of cursor) yield toEvent(doc as unknown as EventDoc)
           } finally {

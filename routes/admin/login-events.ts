@@ -69,7 +69,7 @@ const loginEventsAdmin: FastifyPluginAsyncTypebox = async (fastify) => {
       .header('content-type', CONTENT_TYPES[format])
       .header('content-disposition', `attachment; filename="login-events-${stamp}.${format}"`)
       .header('cache-control', 'no-store')
-      .send(Readable.from(exportLines(loginEvents.stream(filter), format), { objectMode: false }))
+      .send(Readable.from(exportLines(loginEvents.stream(filter), format, 64 * 1024), { objectMode: false }))
   })
 }
 

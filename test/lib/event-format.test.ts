@@ -34,6 +34,9 @@ t.test('export lines: a CSV header first, then one line per event', async (t) =>
   const ndjson: string[] = []
   for await (const line of exportLines(two(), 'ndjson')) ndjson.push(line)
   t.same(ndjson, ['{"id":"1","type":"login"}\n', '{"id":"2","type":"register"}\n'])
+  const pieces: string[] = []
+  for await (const piece of exportLines(two(), 'ndjson', 1024)) pieces.push(piece)
+  t.same(pieces, ['{"id":"1","type":"login"}\n{"id":"2","type":"register"}\n'], 'lines gathered into pieces')
 })
 
 t.test('device families ignore versions; clients that are not browsers go by their product', async (t) => {
