@@ -52,7 +52,7 @@ const loginEventsAdmin: FastifyPluginAsyncTypebox = async (fastify) => {
     schema: {
       tags: ['admin'],
       summary: 'Export login events as NDJSON or CSV, streamed',
-      description: 'The same filters as the search, every matching event, newest first. CSV follows RFC 4180; a cell ' +
+      description: 'The same filters as the search, every matching event, newest first (in storage order on FerretDB 1.x). CSV follows RFC 4180; a cell ' +
         'that a spreadsheet would run as a formula (starting with = + - @) is prefixed with a single quote.',
       security: bearer,
       querystring: ExportQuery,
