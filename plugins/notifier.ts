@@ -1,5 +1,4 @@
 import fp from 'fastify-plugin'
-import nodemailer from 'nodemailer'
 import type { FastifyInstance } from 'fastify'
 import { outboxModel } from '../src/models/outbox'
 import './config'
@@ -49,6 +48,8 @@ async function notifier (fastify: FastifyInstance): Promise<void> {
   }
 
   if (transport === 'smtp') {
+    // Loaded only when used: the log notifier's starts skip the module.
+    const { default: nodemailer } = await import('nodemailer')
     const mailer = nodemailer.createTransport(smtpUrl as string)
     fastify.addHook('onClose', async () => { mailer.close() })
     deliver = async (notice: Notice): Promise<void> => {

@@ -1,5 +1,5 @@
 import fp from 'fastify-plugin'
-import { Redis } from 'ioredis'
+import type { Redis } from 'ioredis'
 import type { FastifyInstance } from 'fastify'
 import './config'
 
@@ -21,7 +21,9 @@ async function redis (fastify: FastifyInstance): Promise<void> {
     fastify.decorate('redis', null)
     return
   }
-  const client = new Redis(url, {
+  // Loaded only when used: single-instance starts skip the module.
+  const { Redis: RedisClient } = await import('ioredis')
+  const client: Redis = new RedisClient(url, {
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
     connectTimeout: 2000,

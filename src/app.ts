@@ -24,6 +24,7 @@ import serviceClientsStore from '../plugins/stores/service-clients'
 import stateChangesStore from '../plugins/stores/state-changes'
 import devicesStore from '../plugins/stores/devices'
 import unlockTokensStore from '../plugins/stores/unlock-tokens'
+import migrationsStore from '../plugins/stores/migrations'
 import loginEvents from '../plugins/login-events'
 import propagation from '../plugins/propagation'
 import propagationPoll from '../plugins/propagation-poll'
@@ -148,6 +149,7 @@ export default async function app (fastify: FastifyInstance, opts: AppOptions): 
   await fastify.register(stateChangesStore)
   await fastify.register(devicesStore)
   await fastify.register(unlockTokensStore)
+  await fastify.register(migrationsStore)
   await fastify.register(loginEvents)
   // services
   await fastify.register(propagation)

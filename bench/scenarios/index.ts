@@ -12,6 +12,7 @@ import login from './login'
 import memoryStart from './memory-start'
 import eventCost from './event-cost'
 import history from './history'
+import startWithData from './start-with-data'
 
 export const SCENARIOS: ReadonlyArray<{ name: string, create: ScenarioFactory }> = [
   { name: 'reference', create: reference },
@@ -22,5 +23,6 @@ export const SCENARIOS: ReadonlyArray<{ name: string, create: ScenarioFactory }>
   { name: 'login', create: login },
   { name: 'memory-start', create: memoryStart },
   { name: 'event-cost', create: eventCost },
-  { name: 'history', create: history }
+  { name: 'history', create: history },
+  { name: 'start-with-data', create: startWithData }
 ]

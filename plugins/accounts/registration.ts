@@ -9,6 +9,7 @@ import '../config'
 import '../passwords'
 import '../login-events'
 import '../stores/users'
+import '../stores/migrations'
 import './profiles'
 
 export interface NewAccount {
@@ -67,11 +68,12 @@ async function registration (fastify: FastifyInstance): Promise<void> {
     return toProfile(user)
   }
 
-  // Accounts stored before the look-alike rules get the case-folded key and the skeleton once.
-  await users.backfillNames(
+  // Accounts stored before the look-alike rules get the case-folded key and the skeleton, once per
+  // database: later starts do not scan the users again.
+  await fastify.migrations.once('username-key-and-skeleton', () => users.backfillNames(
     (username) => ({ key: usernameKey(username), skeleton: usernameSkeleton(username) }),
     (id) => fastify.log.warn({ userId: id }, 'this account\'s username collides with another one under the current username rules; left unchanged')
-  )
+  ))
 
   fastify.decorate('registration', {
     async signUp (input: Omit<NewAccount, 'roles'>, origin: Origin) {
@@ -85,5 +87,5 @@ async function registration (fastify: FastifyInstance): Promise<void> {
 export default fp(registration, {
   name: 'registration',
   fastify: '5.x',
-  dependencies: ['config', 'passwords', 'login-events', 'users-store', 'profiles']
+  dependencies: ['config', 'passwords', 'login-events', 'users-store', 'migrations-store', 'profiles']
 })

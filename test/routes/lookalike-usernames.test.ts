@@ -58,6 +58,8 @@ t.test('accounts stored before the look-alike rules are brought up to date at st
   const hash = await first.passwords.hash(PASSWORD)
   // As the previous version stored them: lower-cased key, no skeleton.
   await first.db.connection.collection('users').insertOne({ username: 'Straße', username_key: 'straße', email: null, password_hash: hash, roles: ['user'], created_at: new Date(), last_login_at: null, locked_until: null, lock_reason: null })
+  // ...and it kept no record of migrations.
+  await first.db.connection.collection('migrations').deleteMany({})
   await first.close()
 
   const app = await build(t, { MONGODB_URI: uri })
