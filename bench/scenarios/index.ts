@@ -9,6 +9,7 @@ import verifyRevocations from './verify-revocations'
 import usersMe from './users-me'
 import peer from './peer'
 import login from './login'
+import loginEnumeration from './login-enumeration'
 import memoryStart from './memory-start'
 import eventCost from './event-cost'
 import history from './history'
@@ -21,6 +22,7 @@ export const SCENARIOS: ReadonlyArray<{ name: string, create: ScenarioFactory }>
   { name: 'users-me', create: usersMe },
   { name: 'peer', create: peer },
   { name: 'login', create: login },
+  { name: 'login-enumeration', create: loginEnumeration },
   { name: 'memory-start', create: memoryStart },
   { name: 'event-cost', create: eventCost },
   { name: 'history', create: history },
