@@ -49,7 +49,11 @@ export interface Tokens {
   readonly kid: string
   /** The JWKS document (RFC 7517): every public key that may verify a live token. */
   readonly jwks: { keys: PublicJwk[] }
-  issueAccessToken(subject: TokenSubject, sessionId: string): { token: string, expiresIn: number, tokenId: string }
+  /**
+   * Signs an access token for `subject`'s session, valid ACCESS_TOKEN_TTL, or `maxLifetime`
+   * seconds (what is left of the session) when that is shorter; at least one second.
+   */
+  issueAccessToken(subject: TokenSubject, sessionId: string, maxLifetime?: number): { token: string, expiresIn: number, tokenId: string }
   /**
    * Verifies signature, algorithm, `typ`, `crit`, `iss`, `aud`, `exp`, `nbf`, `iat` (not ahead of the
    * clock by more than CLOCK_TOLERANCE), the lifetime (`exp - iat` at most ACCESS_TOKEN_TTL plus that
@@ -136,7 +140,7 @@ async function tokens (fastify: FastifyInstance): Promise<void> {
   const signer = jwt as JWT
 
   let signingKid = ''
-  let sign: (payload: Record<string, unknown>) => string = () => { throw new Error('no signing key') }
+  let sign: (payload: Record<string, unknown>, expiresIn: number) => string = () => { throw new Error('no signing key') }
   let signingVerifier: { verify: Verify, retireAt: number | null } | undefined
   let verifiers = new Map<string, { verify: Verify, retireAt: number | null }>()
   let retired: ReadonlySet<string> = new Set()
@@ -144,7 +148,8 @@ async function tokens (fastify: FastifyInstance): Promise<void> {
   /** Signer and verifiers for a key ring; replaced whole when the keys change. */
   function useKeys (ring: KeyRing): void {
     const { key, kid } = ring.signing
-    sign = (payload) => signer.sign(payload, { key, kid })
+    // expiresIn in seconds: @fastify/jwt converts numbers to milliseconds
+    sign = (payload, expiresIn) => signer.sign(payload, { key, kid, expiresIn })
     verifiers = new Map(ring.verifying.map((k) => [k.kid, { verify: (token: string) => signer.verify<AccessClaims>(token, { key: k.key }), retireAt: k.retireAt }]))
     signingKid = ring.signing.kid
     signingVerifier = verifiers.get(signingKid)
@@ -217,10 +222,13 @@ async function tokens (fastify: FastifyInstance): Promise<void> {
   fastify.decorate('tokens', {
     get kid () { return signingKid },
     get jwks () { return keys.ring().jwks },
-    issueAccessToken (subject: TokenSubject, sessionId: string) {
+    issueAccessToken (subject: TokenSubject, sessionId: string, maxLifetime?: number) {
       const tokenId = randomUUID()
-      const token = sign({ sub: subject.id, sid: sessionId, jti: tokenId, roles: subject.roles, preferred_username: subject.username })
-      return { token, expiresIn: options.accessTokenTtl, tokenId }
+      const expiresIn = maxLifetime === undefined
+        ? options.accessTokenTtl
+        : Math.max(1, Math.min(options.accessTokenTtl, Math.floor(maxLifetime)))
+      const token = sign({ sub: subject.id, sid: sessionId, jti: tokenId, roles: subject.roles, preferred_username: subject.username }, expiresIn)
+      return { token, expiresIn, tokenId }
     },
     verifyAccessToken
   } satisfies Tokens)

@@ -100,8 +100,10 @@ async function sessionLifecycle (fastify: FastifyInstance): Promise<void> {
     return user
   }
 
-  async function pair (user: UserRecord, sessionId: string, refreshToken: string, origin: Origin, type: 'refresh' | 'password_change'): Promise<LoginResult> {
-    const access = tokens.issueAccessToken({ id: user.id, username: user.username, roles: user.roles }, sessionId)
+  async function pair (user: UserRecord, sessionId: string, refreshToken: string, origin: Origin, type: 'refresh' | 'password_change', sessionEnd?: Date): Promise<LoginResult> {
+    // An access token never outlives its session's absolute lifetime.
+    const left = sessionEnd === undefined ? undefined : (sessionEnd.getTime() - clock.now()) / 1000
+    const access = tokens.issueAccessToken({ id: user.id, username: user.username, roles: user.roles }, sessionId, left)
     await loginEvents.record(origin, { type, outcome: 'success', userId: user.id, username: user.username, sessionId })
     profiles.remember(user)
     return { access_token: access.token, token_type: 'Bearer', expires_in: access.expiresIn, refresh_token: refreshToken }
@@ -110,11 +112,13 @@ async function sessionLifecycle (fastify: FastifyInstance): Promise<void> {
   /** A refresh token that is no longer its session's current one. */
   async function spent (match: RefreshTokenMatch, refreshToken: string, now: number, origin: Origin): Promise<LoginResult> {
     const { session, state, spentAt } = match
-    if (state === 'previous' && spentAt !== null && now - spentAt.getTime() < reuseMs) {
+    // (A refresh that started before the rotation spent the token sees it spent "in the future":
+    // with no interval, that is still a reuse.)
+    if (reuseMs > 0 && state === 'previous' && spentAt !== null && now - spentAt.getTime() < reuseMs) {
       // A client's retry of a refresh whose answer it did not get.
       const user = await owner(session, now, origin)
       const next = await sessions.reissue(session, refreshToken, new Date(now))
-      if (next !== null) return pair(user, session.id, next, origin, 'refresh')
+      if (next !== null) return pair(user, session.id, next, origin, 'refresh', session.expiresAt)
     }
     // Presented again after it was spent: whoever holds it, the session is no longer safe.
     await accountState.revokeSession(session.id)
@@ -134,7 +138,7 @@ async function sessionLifecycle (fastify: FastifyInstance): Promise<void> {
     if (match.state !== 'current') return spent(match, refreshToken, now, origin)
     const user = await owner(match.session, now, origin)
     const next = await sessions.rotate(match.session, refreshToken, new Date(now))
-    if (next !== null) return pair(user, match.session.id, next, origin, 'refresh')
+    if (next !== null) return pair(user, match.session.id, next, origin, 'refresh', match.session.expiresAt)
     // Another refresh with the same token won the race (or the session ended meanwhile):
     // this one presents a spent token.
     const again = await sessions.matchRefreshToken(refreshToken)
