@@ -11,6 +11,7 @@ import '../clock'
 import '../passwords'
 import '../tokens'
 import '../account-state'
+import '../lockout'
 import '../login-events'
 import '../stores/users'
 import '../stores/sessions'
@@ -62,7 +63,7 @@ declare module 'fastify' {
  * here and tells the other instances.
  */
 async function sessionLifecycle (fastify: FastifyInstance): Promise<void> {
-  const { clock, users, sessions, passwords, tokens, accountState, loginEvents, profiles } = fastify
+  const { clock, users, sessions, passwords, tokens, accountState, loginEvents, profiles, lockout } = fastify
   const idleMs = fastify.config.sessions.idleTimeout * 1000
   const reuseMs = fastify.config.sessions.reuseInterval * 1000
 
@@ -165,15 +166,20 @@ async function sessionLifecycle (fastify: FastifyInstance): Promise<void> {
       const user = await users.findById(auth.userId)
       if (user === null) throw new errors.InvalidToken()
       const event = { type: 'password_change' as const, userId: user.id, username: user.username, sessionId: auth.sessionId }
+      const problem = checkPassword(newPassword, user.username)
+      if (problem !== null) throw new errors.WeakPassword(describePasswordProblem(problem))
+      // The current password is checked as a login checks it: a stolen access token must not
+      // give its holder unlimited guesses (throttle, automatic lock and their events apply).
+      const attempt = await lockout.beginAccount(user, user.usernameKey, origin)
       if (!await passwords.verify(user.passwordHash, currentPassword)) {
+        await attempt.failed()
         await loginEvents.record(origin, { ...event, outcome: 'failure', reason: 'bad_password' })
         throw new errors.InvalidCredentials()
       }
-      const problem = checkPassword(newPassword, user.username)
-      if (problem !== null) throw new errors.WeakPassword(describePasswordProblem(problem))
-      // The new hash first: a login racing with the change and still using the old password
-      // opens a session that the revocation below then ends.
-      await users.setPasswordHash(user.id, await passwords.hash(newPassword))
+      // The new hash first (written as the attempt succeeds, unless a lock came in meanwhile): a
+      // login racing with the change and still using the old password opens a session that the
+      // revocation below then ends.
+      await attempt.succeeded(new Date(clock.now()), await passwords.hash(newPassword))
       await accountState.revokeUser(user.id)
       const session = await sessions.create(user.id, origin)
       return pair(user, session.sessionId, session.refreshToken, origin, 'password_change')
@@ -202,5 +208,5 @@ async function sessionLifecycle (fastify: FastifyInstance): Promise<void> {
 export default fp(sessionLifecycle, {
   name: 'session-lifecycle',
   fastify: '5.x',
-  dependencies: ['clock', 'passwords', 'tokens', 'account-state', 'login-events', 'users-store', 'sessions-store', 'profiles']
+  dependencies: ['clock', 'passwords', 'tokens', 'account-state', 'lockout', 'login-events', 'users-store', 'sessions-store', 'profiles']
 })

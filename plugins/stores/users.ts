@@ -109,8 +109,6 @@ export interface UsersStore {
   update(id: string, changes: UserChanges): Promise<UserRecord | null>
   /** How many accounts have `role` and are not locked at `now`, `exceptId` left out. */
   countActiveWithRole(role: string, now: Date, exceptId?: string): Promise<number>
-  /** Replaces a user's password hash; false when there is no such user. */
-  setPasswordHash(id: string, passwordHash: string): Promise<boolean>
 }
 
 declare module 'fastify' {
@@ -308,12 +306,6 @@ async function usersStore (fastify: FastifyInstance): Promise<void> {
       const filter: Record<string, unknown> = { roles: role, $or: unlockedAt(now) }
       if (exceptId !== undefined && isValidObjectId(exceptId)) filter._id = trusted({ $ne: exceptId })
       return model.countDocuments(filter)
-    },
-    async setPasswordHash (id: string, passwordHash: string) {
-      const filter = byId(id)
-      if (filter === null) return false
-      const res = await inTurn(id, () => model.updateOne(filter, { $set: { password_hash: passwordHash } }))
-      return res.matchedCount === 1
     }
   } satisfies UsersStore)
 }

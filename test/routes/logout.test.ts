@@ -196,3 +196,22 @@ t.test('DELETE /users/me/sessions/:id ends that session; another user\'s is 404'
   const [event] = await app.loginEvents.find({ type: 'logout' })
   t.match(event, { user_id: user.id, session_id: sid(phone) })
 })
+
+t.test('a stolen access token cannot guess the password through a password change: the login throttle and lockout apply', async (t) => {
+  const app = await build(t, { THROTTLE_THRESHOLD: '3', LOCKOUT_THRESHOLD: '5' })
+  const { tokens } = await signUp(app)
+  const change = (current: string) => app.inject({
+    method: 'POST',
+    url: '/auth/password',
+    headers: bearer(tokens.access_token),
+    payload: { current_password: current, new_password: 'a brand new pass phrase' }
+  })
+  for (let i = 0; i < 3; i++) t.equal((await change(`guess number ${i}`)).statusCode, 401, `guess ${i}`)
+  const throttled = await change(PASSWORD)
+  t.equal(throttled.statusCode, 429, 'the right password is not even checked once throttled')
+  t.equal(throttled.json().error, 'too_many_attempts')
+  t.ok(Number(throttled.headers['retry-after']) > 0, 'with Retry-After')
+  const refused = await app.inject({ method: 'POST', url: '/auth/login', payload: { username: 'alice', password: PASSWORD } })
+  t.equal(refused.statusCode, 429, 'the guesses counted against logins from this address as well')
+  t.equal((await verify(app, tokens.access_token)).statusCode, 204, 'nothing was changed or ended')
+})
