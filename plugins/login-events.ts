@@ -8,7 +8,7 @@ import { deviceFamily, MAX_USER_AGENT } from '../src/lib/user-agent'
 import { encodeCursor, type Cursor } from '../src/lib/event-format'
 import { loginEventModel, LOGIN_EVENT_TYPES, LOGIN_EVENT_OUTCOMES } from '../src/models/login-event'
 import './config'
-import './db'
+import { DUPLICATE_KEY } from './db'
 import './stores/users'
 
 export type LoginEventType = typeof LOGIN_EVENT_TYPES[number]
@@ -180,7 +180,6 @@ const REPLAY_CHUNK = 1000
 const ORPHAN_SCAN_MS = 60_000
 /** (user, device, address) triples known to have logged in, kept to skip the new-device query. */
 const SEEN_CACHE = 10_000
-const DUPLICATE_KEY = 11000
 
 interface EventDoc {
   _id: mongo.ObjectId

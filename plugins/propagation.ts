@@ -17,8 +17,8 @@ export interface Propagation {
   receive(change: StateChange): void
   /** Listens to changes made elsewhere (what this instance must apply). */
   onRemote(listener: ChangeListener): void
-  /** Listens to every change, local or remote. */
-  onChange(listener: ChangeListener): void
+  /** Listens to every change, local or remote; returns what stops listening. */
+  onChange(listener: ChangeListener): () => void
   /** Transports listen here to send what this instance publishes. */
   onPublish(listener: ChangeListener): void
 }
@@ -34,11 +34,11 @@ const SEEN_LIMIT = 10_000
 
 async function propagation (fastify: FastifyInstance): Promise<void> {
   const remote: ChangeListener[] = []
-  const all: ChangeListener[] = []
+  const all = new Set<ChangeListener>()
   const outgoing: ChangeListener[] = []
   const seen = new Set<string>()
 
-  function notify (listeners: ChangeListener[], change: StateChange): void {
+  function notify (listeners: Iterable<ChangeListener>, change: StateChange): void {
     for (const listener of listeners) {
       try {
         listener(change)
@@ -68,7 +68,10 @@ async function propagation (fastify: FastifyInstance): Promise<void> {
       notify(all, change)
     },
     onRemote (listener: ChangeListener) { remote.push(listener) },
-    onChange (listener: ChangeListener) { all.push(listener) },
+    onChange (listener: ChangeListener) {
+      all.add(listener)
+      return () => { all.delete(listener) }
+    },
     onPublish (listener: ChangeListener) { outgoing.push(listener) }
   } satisfies Propagation)
 }

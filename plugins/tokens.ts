@@ -4,22 +4,12 @@ import { randomUUID } from 'node:crypto'
 import type { FastifyInstance } from 'fastify'
 import { errors } from '../src/errors'
 import { headerValue } from '../src/lib/header-value'
+import { hasAccessClaimShapes, issuedPlausibly, REQUIRED_CLAIMS, type AccessClaims } from '../src/lib/access-claims'
 import type { KeyRing, PublicJwk } from './keys'
 import './config'
 import './keys'
 
-/** Claims of a Warden access token (RFC 9068 profile). */
-export interface AccessClaims {
-  iss: string
-  aud: string | string[]
-  sub: string
-  iat: number
-  exp: number
-  jti: string
-  sid: string
-  roles: string[]
-  preferred_username: string
-}
+export type { AccessClaims } from '../src/lib/access-claims'
 
 /** What a verified access token says about its bearer; one object per token, cached. */
 export interface AuthContext {
@@ -70,18 +60,13 @@ declare module 'fastify' {
   }
 }
 
-const REQUIRED_CLAIMS = ['iss', 'aud', 'sub', 'iat', 'exp', 'jti', 'sid', 'roles']
 const MAX_TOKEN_LENGTH = 8192
 /** Characters of the signature that key the verification cache. */
 const CACHE_KEY_LENGTH = 32
 
 function toContext (claims: AccessClaims): AuthContext {
+  if (!hasAccessClaimShapes(claims)) throw new errors.InvalidToken()
   const { sub, sid, jti, roles, exp, iat, preferred_username: username } = claims
-  if (typeof sub !== 'string' || typeof sid !== 'string' || typeof jti !== 'string' ||
-    typeof exp !== 'number' || typeof iat !== 'number' || typeof username !== 'string' ||
-    !Array.isArray(roles) || !roles.every((r) => typeof r === 'string')) {
-    throw new errors.InvalidToken()
-  }
   return { userId: sub, username, roles, sessionId: sid, tokenId: jti, issuedAt: iat, expiresAt: exp * 1000, rolesHeader: roles.map(headerValue).join(',') }
 }
 
@@ -182,9 +167,7 @@ async function tokens (fastify: FastifyInstance): Promise<void> {
    * longer than Warden issues tokens for: anything else was not minted by this configuration.
    */
   function checkTimes (claims: AccessClaims): void {
-    const { iat, exp } = claims
-    if (typeof iat !== 'number' || typeof exp !== 'number') throw new errors.InvalidToken()
-    if (iat > Date.now() / 1000 + tolerance || exp - iat > longestLifetime) throw new errors.InvalidToken()
+    if (!issuedPlausibly(claims, Date.now() / 1000, tolerance, longestLifetime)) throw new errors.InvalidToken()
   }
 
   /**

@@ -46,6 +46,7 @@ import selfServiceUnlock from '../plugins/accounts/unlock'
 import sessionLifecycle from '../plugins/accounts/sessions'
 import clients from '../plugins/clients'
 import oauth from '../plugins/oauth'
+import revocationFeed from '../plugins/revocation-feed'
 
 export interface AppOptions {
   config: Config
@@ -173,6 +174,7 @@ export default async function app (fastify: FastifyInstance, opts: AppOptions): 
   await fastify.register(sessionLifecycle)
   await fastify.register(clients)
   await fastify.register(oauth)
+  await fastify.register(revocationFeed)
 
   // routes: one folder per resource; routes/autohooks.ts gives every route the guard it declares
   await fastify.register(autoload, {
