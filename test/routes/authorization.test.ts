@@ -59,6 +59,7 @@ const MATRIX: Line[] = [
   // service-client routes: a bearer token is not a client credential
   ['POST', '/oauth/introspect', 401, 401, 401, { payload: { token: 'x' } }],
   ['POST', '/oauth/revoke', 200, 200, 200, { payload: { token: 'not-a-token' } }],
+  ['GET', '/oauth/revocations', 401, 401, 401],
   ['GET', '/health/live', 200, 200, 200],
   ['GET', '/health/ready', 200, 200, 200],
   ['GET', '/docs', 200, 200, 200],
