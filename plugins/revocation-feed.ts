@@ -1,6 +1,7 @@
 import fp from 'fastify-plugin'
 import { PassThrough } from 'node:stream'
 import type { FastifyInstance, FastifyReply } from 'fastify'
+import { errors } from '../src/errors'
 import type { RevocationChange } from '../src/lib/revocations'
 import type { StateChange } from './stores/state-changes'
 import { POLL_OVERLAP_MS } from './propagation-poll'
@@ -94,14 +95,17 @@ async function revocationFeed (fastify: FastifyInstance): Promise<void> {
     return event('snapshot', { ...hello, entries })
   }
 
+  let closing = false
   fastify.addHook('preClose', async () => {
-    // Open streams would keep the server from closing.
+    // Open streams would keep the server from closing; a client reconnecting meanwhile is turned away.
+    closing = true
     for (const stream of streams) stream.end()
   })
 
   fastify.decorate('revocationFeed', {
     get followers () { return streams.size },
     async serve (reply: FastifyReply, lastEventId: string | undefined) {
+      if (closing) throw new errors.Unavailable()
       const stream = new PassThrough()
       // Changes that happen while the opening is read are kept, then sent after it (applying
       // a change twice, in order, changes nothing).

@@ -25,7 +25,7 @@ const revocations: FastifyPluginAsyncTypebox = async (fastify) => {
       security: clientBasic,
       headers: FeedHeaders,
       produces: ['text/event-stream'],
-      response: responses({ 200: Type.String({ description: 'Server-Sent Events' }) }, 401)
+      response: responses({ 200: Type.String({ description: 'Server-Sent Events' }) }, 401, 503)
     }
   }, async (request, reply) => {
     await fastify.revocationFeed.serve(reply, request.headers['last-event-id'])
