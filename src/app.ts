@@ -12,6 +12,7 @@ import autoload from '@fastify/autoload'
 import path from 'node:path'
 import config from '../plugins/config'
 import clock, { type Clock } from '../plugins/clock'
+import metrics from '../plugins/metrics'
 import errorHandler, { clientErrorHandler, frameworkErrors } from '../plugins/error-handler'
 import openapi from '../plugins/openapi'
 import db from '../plugins/db'
@@ -129,7 +130,10 @@ export default async function app (fastify: FastifyInstance, opts: AppOptions): 
   // infrastructure
   await fastify.register(config, { config: opts.config })
   await fastify.register(clock, { clock: opts.clock })
-  // Rate limits first: their onRequest hook counts every request, unknown paths included, before
+  // The registry before every plugin that declares metrics on it, and before any route (each
+  // route's requests are counted by a hook given to it as it is added).
+  await fastify.register(metrics)
+  // Rate limits next: their onRequest hook counts every request, unknown paths included, before
   // the error handler's early answers (404, bad Host).
   await fastify.register(redis)
   await fastify.register(rateLimits)
