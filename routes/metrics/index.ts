@@ -6,7 +6,7 @@ import { responses } from '../../src/schemas/common'
 /**
  * Prometheus metrics, for loopback addresses and the addresses of METRICS_ALLOW (or anyone, with
  * `any`). The address is `request.ip`: the socket's, or the client's as told by a proxy that
- * TRUST_PROXY believes.
+ * TRUST_PROXY believes. Kept answering while requests are shed, when they matter most.
  */
 const metrics: FastifyPluginAsync = async (fastify) => {
   const { allow } = fastify.config.metrics
@@ -19,7 +19,7 @@ const metrics: FastifyPluginAsync = async (fastify) => {
   }
 
   fastify.get('/metrics', {
-    config: { auth: false },
+    config: { auth: false, loadShedding: false },
     onRequest: onlyAllowed,
     schema: {
       tags: ['health'],
