@@ -3,6 +3,7 @@ import type { FastifyInstance, InjectOptions } from 'fastify'
 import { bearer, build, eventually, login, PASSWORD, register, signUp } from '../helper'
 import { as, buildWithAdmin, createUser } from '../admin'
 import { dropTestDatabase, testDatabaseUri } from '../db'
+import { startRedis } from '../servers'
 
 /** The body of /metrics as a loopback caller gets it. */
 async function scrape (app: FastifyInstance, options: InjectOptions = {}): Promise<string> {
@@ -151,4 +152,19 @@ t.test('a change made on another instance is counted with its propagation lag', 
   const lag = sample(text, 'warden_propagation_lag_seconds_sum', { transport: 'poll' })
   t.ok(lag >= 0 && lag < 10, `a lag within the poll's reach (${lag} s)`)
   t.equal(sample(await scrape(a), 'warden_propagation_lag_seconds_count', { transport: 'poll' }), 0, 'the instance that made it receives nothing')
+})
+
+t.test('with Redis, the lag of a change is counted under the redis transport', async (t) => {
+  const REDIS_URL = await startRedis(t)
+  // A poll interval far longer than the test: only Redis can carry the change in time.
+  const env = { MONGODB_URI: testDatabaseUri(), REDIS_URL, PROPAGATION_POLL_INTERVAL: '600' }
+  t.teardown(() => dropTestDatabase(env.MONGODB_URI))
+  const a = await build(t, env)
+  const b = await build(t, env)
+  const { user, tokens } = await signUp(a)
+  await a.accountState.lock(user.id, { reason: 'admin' })
+  await eventually(async () => (await b.inject({ url: '/auth/verify', headers: bearer(tokens.access_token) })).statusCode === 403, 10_000, 'the lock to reach b')
+  const text = await scrape(b)
+  t.equal(sample(text, 'warden_propagation_lag_seconds_count', { transport: 'redis' }), 1)
+  t.equal(sample(text, 'warden_propagation_lag_seconds_count', { transport: 'poll' }), 0)
 })
