@@ -15,6 +15,7 @@ t.test('over the heap threshold: 503 unavailable with Retry-After, ready 503, li
   t.equal(shed.headers['retry-after'], String(SHED_RETRY_AFTER))
   const login = await app.inject({ method: 'POST', url: '/auth/login', payload: { username: 'alice', password: 'correct horse battery staple' } })
   t.equal(login.statusCode, 503, 'logins too, before any password is checked')
+  t.equal((await app.inject({ url: '/no/such/route' })).statusCode, 503, 'and paths that match no route')
 
   const ready = await app.inject({ url: '/health/ready' })
   t.equal(ready.statusCode, 503, 'ready: take this instance out of the pool')
