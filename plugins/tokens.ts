@@ -8,6 +8,7 @@ import { hasAccessClaimShapes, issuedPlausibly, REQUIRED_CLAIMS, type AccessClai
 import type { KeyRing, PublicJwk } from './keys'
 import './config'
 import './keys'
+import './metrics'
 
 export type { AccessClaims } from '../src/lib/access-claims'
 
@@ -176,15 +177,22 @@ async function tokens (fastify: FastifyInstance): Promise<void> {
    * token is equal, so a look-alike tail falls through to full verification.
    */
   const verified = new Map<string, { token: string, context: AuthContext }>()
+  let hits = 0
+  let misses = 0
+  fastify.metrics.total('token_cache_hits_total', 'Access-token checks answered from the verified-token cache', () => hits)
+  fastify.metrics.total('token_cache_misses_total', 'Access-token checks that verified the signature (not in the cache, or TOKEN_CACHE_SIZE=0)', () => misses)
+  fastify.metrics.level('token_cache_entries', 'Verified tokens in the cache now', () => verified.size)
 
   function verifyAccessToken (token: string): AuthContext {
     const key = token.slice(-CACHE_KEY_LENGTH)
     const hit = verified.get(key)
     if (hit !== undefined && hit.token === token) {
+      hits++
       if (hit.context.expiresAt > Date.now()) return hit.context
       verified.delete(key)
       throw new errors.TokenExpired()
     }
+    misses++
     if (token.length > MAX_TOKEN_LENGTH) throw new errors.InvalidToken()
     const verify = verifierFor(token)
     let claims: AccessClaims
@@ -217,4 +225,4 @@ async function tokens (fastify: FastifyInstance): Promise<void> {
   } satisfies Tokens)
 }
 
-export default fp(tokens, { name: 'tokens', fastify: '5.x', dependencies: ['config', 'keys'] })
+export default fp(tokens, { name: 'tokens', fastify: '5.x', dependencies: ['config', 'keys', 'metrics'] })

@@ -12,6 +12,8 @@ import autoload from '@fastify/autoload'
 import path from 'node:path'
 import config from '../plugins/config'
 import clock, { type Clock } from '../plugins/clock'
+import metrics from '../plugins/metrics'
+import loadShedding from '../plugins/load-shedding'
 import errorHandler, { clientErrorHandler, frameworkErrors } from '../plugins/error-handler'
 import openapi from '../plugins/openapi'
 import db from '../plugins/db'
@@ -130,7 +132,12 @@ export default async function app (fastify: FastifyInstance, opts: AppOptions): 
   // infrastructure
   await fastify.register(config, { config: opts.config })
   await fastify.register(clock, { clock: opts.clock })
-  // Rate limits first: their onRequest hook counts every request, unknown paths included, before
+  // The registry before every plugin that declares metrics on it, and before any route (each
+  // route's requests are counted by a hook given to it as it is added).
+  await fastify.register(metrics)
+  // Shedding before any other work on a request: while overloaded, refusing is the cheapest answer.
+  await fastify.register(loadShedding)
+  // Rate limits next: their onRequest hook counts every request, unknown paths included, before
   // the error handler's early answers (404, bad Host).
   await fastify.register(redis)
   await fastify.register(rateLimits)

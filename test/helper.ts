@@ -2,6 +2,7 @@ import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastif
 import { importPKCS8, SignJWT, type JWTPayload } from 'jose'
 import configPlugin from '../plugins/config'
 import clockPlugin from '../plugins/clock'
+import metricsPlugin from '../plugins/metrics'
 import dbPlugin from '../plugins/db'
 import { buildApp, type AppOptions } from '../src/app'
 import { loadConfig } from '../src/config'
@@ -82,13 +83,14 @@ export async function forge (app: FastifyInstance, claims: JWTPayload, header: R
 }
 
 /**
- * A bare Fastify with only the configuration and clock plugins (and, when `withDatabase`, the db plugin on a
+ * A bare Fastify with only the configuration, clock and metrics plugins (and, when `withDatabase`, the db plugin on a
  * database of its own): for testing one plugin alone, as it would be registered by the app.
  */
 export async function bare (t: Teardown, env: Record<string, string> = {}, database: boolean | string = false): Promise<FastifyInstance> {
   const app = Fastify({ logger: false })
   await app.register(configPlugin, { config: loadConfig({ LOG_LEVEL: 'silent', ...env }) })
   await app.register(clockPlugin)
+  await app.register(metricsPlugin)
   if (database !== false) {
     // a database of its own, or the one named (shared with another instance of the test)
     const uri = database === true ? testDatabaseUri() : database
