@@ -15,10 +15,17 @@ export interface Teardown {
 
 export const PASSWORD = 'correct horse battery staple'
 
+/**
+ * Settings of every test instance unless a test gives its own: quiet, and no shedding for
+ * event-loop delay (several apps start in one test process on a busy machine; the tests of
+ * load shedding set their thresholds).
+ */
+export const TEST_ENV = { LOG_LEVEL: 'silent', MAX_EVENT_LOOP_DELAY_MS: '0' }
+
 /** A fresh Warden on a database of its own, closed (and the database dropped) after the test. */
 export async function build (t: Teardown, env: Record<string, string> = {}, overrides: FastifyServerOptions = {}, options: Pick<AppOptions, 'clock'> = {}): Promise<FastifyInstance> {
   const mongodbUri = env.MONGODB_URI ?? testDatabaseUri()
-  const config = loadConfig({ LOG_LEVEL: 'silent', ...env })
+  const config = loadConfig({ ...TEST_ENV, ...env })
   const app = await buildApp({ config, mongodbUri, ...options }, overrides)
   t.teardown(async () => {
     await app.close()
@@ -88,7 +95,7 @@ export async function forge (app: FastifyInstance, claims: JWTPayload, header: R
  */
 export async function bare (t: Teardown, env: Record<string, string> = {}, database: boolean | string = false): Promise<FastifyInstance> {
   const app = Fastify({ logger: false })
-  await app.register(configPlugin, { config: loadConfig({ LOG_LEVEL: 'silent', ...env }) })
+  await app.register(configPlugin, { config: loadConfig({ ...TEST_ENV, ...env }) })
   await app.register(clockPlugin)
   await app.register(metricsPlugin)
   if (database !== false) {

@@ -64,7 +64,7 @@ export async function startWarden (t: Teardown, env: Record<string, string>): Pr
   const port = env.PORT ?? String(await freePort())
   const child = track(spawn(process.execPath, [...LOADER, 'src/server.ts'], {
     cwd: ROOT,
-    env: { ...process.env, LOG_LEVEL: 'warn', ...env, PORT: port, HOST: '127.0.0.1' },
+    env: { ...process.env, LOG_LEVEL: 'warn', MAX_EVENT_LOOP_DELAY_MS: '0', ...env, PORT: port, HOST: '127.0.0.1' },
     stdio: ['ignore', 'inherit', 'inherit']
   }))
   t.teardown(() => stop(child))

@@ -9,7 +9,7 @@ import fp from 'fastify-plugin'
 import app, { serverOptions } from '../../src/app'
 import { loadConfig } from '../../src/config'
 import { testDatabaseUri, dropTestDatabase } from '../db'
-import { bearer, login, register, PASSWORD } from '../helper'
+import { bearer, login, register, PASSWORD, TEST_ENV } from '../helper'
 import { ROOT } from '../admin'
 
 type Who = 'anonymous' | 'user' | 'admin'
@@ -79,7 +79,7 @@ const MATRIX: Line[] = [
 const key = (method: string, url: string) => `${method} ${url}`
 
 t.test('every route answers anonymous callers, plain users and admins as the matrix says', async (t) => {
-  const config = loadConfig({ LOG_LEVEL: 'silent', ADMIN_USERNAME: ROOT.username, ADMIN_PASSWORD: ROOT.password })
+  const config = loadConfig({ ...TEST_ENV, ADMIN_USERNAME: ROOT.username, ADMIN_PASSWORD: ROOT.password })
   const mongodbUri = testDatabaseUri()
   const fastify = Fastify(serverOptions(config))
   const routes = new Set<string>()
