@@ -6,9 +6,9 @@ import type { Origin } from '../src/lib/origin'
 import { AUTO_LOCK, PERMANENT, type Lock } from './account-state'
 import type { UserRecord, LoginCount } from './stores/users'
 import type { DeviceRecord } from './stores/devices'
+import { SYSTEM_ACTOR } from './login-events'
 import './config'
 import './account-state'
-import './login-events'
 import './notifier'
 import './throttle'
 import './rate-limit'
@@ -103,7 +103,7 @@ async function lockout (fastify: FastifyInstance): Promise<void> {
     const until = end === FOREVER ? undefined : new Date(end)
     if (!await users.claimAutoLock(user.id, threshold, count.autoLocks, until ?? new Date(PERMANENT))) return
     await accountState.lock(user.id, { until, reason: AUTO_LOCK })
-    await loginEvents.record(origin, { type: 'lock', outcome: 'success', reason: AUTO_LOCK, userId: user.id, username: user.username })
+    await loginEvents.record(origin, { type: 'lock', outcome: 'success', reason: AUTO_LOCK, userId: user.id, username: user.username, actorId: SYSTEM_ACTOR })
     if (user.email !== null) background(notifier.send(lockNotice(user, until)))
   }
 
@@ -178,7 +178,7 @@ async function lockout (fastify: FastifyInstance): Promise<void> {
       const lockDevice = async (count: LoginCount): Promise<void> => {
         const until = new Date(lockEnd(devicePolicy, count.autoLocks + 1, Date.now()))
         if (!await devices.claimLock(device.id, threshold, count.autoLocks, until)) return
-        await loginEvents.record(origin, { type: 'lock', outcome: 'success', reason: 'device_threshold', userId: user.id, username: user.username })
+        await loginEvents.record(origin, { type: 'lock', outcome: 'success', reason: 'device_threshold', userId: user.id, username: user.username, actorId: SYSTEM_ACTOR })
       }
       const count = await devices.reserveAttempt(device.id, threshold, new Date(Date.now()))
       if (count === null) return deviceRefused()
