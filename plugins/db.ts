@@ -14,6 +14,11 @@ export interface Database {
    * is built without the TTL and expired documents are deleted by a sweep every minute instead.
    */
   ensureIndexes(model: Model<any>): Promise<void> // eslint-disable-line @typescript-eslint/no-explicit-any
+  /**
+   * Runs the expiry sweeps now, as the minute's timer would (nothing to do where the server has
+   * the TTL indexes); resolves with the number of documents deleted.
+   */
+  sweepExpired(): Promise<number>
 }
 
 /** How often expired documents are swept where TTL indexes are unavailable. */
@@ -64,8 +69,9 @@ async function db (fastify: FastifyInstance, opts: DbPluginOptions): Promise<voi
   fastify.addHook('onClose', async () => { await connection.close() })
   await connection.asPromise()
 
-  const sweeps: NodeJS.Timeout[] = []
-  fastify.addHook('onClose', async () => { for (const timer of sweeps) clearInterval(timer) })
+  const sweepTimers: NodeJS.Timeout[] = []
+  const sweeps: Array<() => Promise<number>> = []
+  fastify.addHook('onClose', async () => { for (const timer of sweepTimers) clearInterval(timer) })
 
   type IndexInfo = { name: string, expireAfterSeconds?: number }
 
@@ -80,12 +86,15 @@ async function db (fastify: FastifyInstance, opts: DbPluginOptions): Promise<voi
   }
 
   function sweepExpired (model: Model<any>, field: string, expireAfterSeconds: number): void { // eslint-disable-line @typescript-eslint/no-explicit-any
-    const sweep = (): void => {
-      model.deleteMany({ [field]: trusted({ $lt: new Date(Date.now() - expireAfterSeconds * 1000) }) })
-        .catch((err: Error) => fastify.log.warn({ err, collection: model.collection.name }, 'expiry sweep failed'))
+    const sweep = async (): Promise<number> => {
+      const { deletedCount } = await model.deleteMany({ [field]: trusted({ $lt: new Date(Date.now() - expireAfterSeconds * 1000) }) })
+      return deletedCount
     }
+    sweeps.push(sweep)
     // The first sweep waits one period: a start never waits on (or competes with) a sweep.
-    sweeps.push(setInterval(sweep, TTL_SWEEP_MS).unref())
+    sweepTimers.push(setInterval(() => {
+      sweep().catch((err: Error) => fastify.log.warn({ err, collection: model.collection.name }, 'expiry sweep failed'))
+    }, TTL_SWEEP_MS).unref())
     fastify.log.debug({ collection: model.collection.name, field }, 'TTL index unsupported by the server: sweeping expired documents instead')
   }
 
@@ -122,6 +131,11 @@ async function db (fastify: FastifyInstance, opts: DbPluginOptions): Promise<voi
 
   const database: Database = {
     ensureIndexes,
+    async sweepExpired () {
+      let deleted = 0
+      for (const sweep of sweeps) deleted += await sweep()
+      return deleted
+    },
     connection,
     async ping (timeoutMs = 1000) {
       const admin = connection.db?.admin()

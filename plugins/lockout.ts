@@ -6,9 +6,10 @@ import type { Origin } from '../src/lib/origin'
 import { AUTO_LOCK, PERMANENT, type Lock } from './account-state'
 import type { UserRecord, LoginCount } from './stores/users'
 import type { DeviceRecord } from './stores/devices'
+import { SYSTEM_ACTOR } from './login-events'
+import { clientKey } from './rate-limit'
 import './config'
 import './account-state'
-import './login-events'
 import './notifier'
 import './throttle'
 import './rate-limit'
@@ -29,6 +30,12 @@ export interface Attempt {
 }
 
 export interface Lockout {
+  /**
+   * Before the account is looked up: refuses (429, with its login event) an attempt of a
+   * (username, client IP) pair this instance saw throttled and whose delay still runs, from
+   * memory. A throttled pair thus costs no database read, and is answered while the database is away.
+   */
+  refuseThrottled(usernameKey: string, username: string, origin: Origin): Promise<void>
   /** A username that does not exist: throttled and stand-in-locked exactly as an account would be. */
   beginUnknown(usernameKey: string, username: string, origin: Origin): Promise<void>
   /** A password login: the (username, client IP) throttle, the account's lock, then one of its attempts. */
@@ -42,6 +49,9 @@ declare module 'fastify' {
     lockout: Lockout
   }
 }
+
+/** Throttled pairs remembered at most (the oldest go first); a forgotten one is asked of the gate again. */
+const THROTTLED_PAIRS = 100_000
 
 /**
  * Brute-force protection at login: the (username, client IP) throttle, automatic account locks
@@ -90,11 +100,27 @@ async function lockout (fastify: FastifyInstance): Promise<void> {
     throw lockedError(until)
   }
 
+  /**
+   * Pairs seen throttled, with the account and the end of the delay. While a delay runs the gate
+   * counts nothing and no instance can clear the pair (only a login it let through would), so
+   * refusing from here answers exactly as the gate would.
+   */
+  const throttledPairs = new Map<string, { userId: string | null, until: number }>()
+  const pairOf = (usernameKey: string, ip: string): string => `${clientKey(ip)}|${usernameKey}`
+
+  async function refuseThrottle (userId: string | null, username: string, origin: Origin, retryAfterMs: number): Promise<never> {
+    await loginEvents.record(origin, { type: 'login', outcome: 'failure', reason: 'throttled', userId, username })
+    throw withRetryAfter(new errors.TooManyAttempts(), retryAfterSeconds(retryAfterMs))
+  }
+
   async function throttled (usernameKey: string, username: string, userId: string | null, origin: Origin): Promise<void> {
     const verdict = await gate(() => throttle.enter(usernameKey, origin.ip))
     if (verdict.allowed) return
-    await loginEvents.record(origin, { type: 'login', outcome: 'failure', reason: 'throttled', userId, username })
-    throw withRetryAfter(new errors.TooManyAttempts(), retryAfterSeconds(verdict.retryAfterMs))
+    const pair = pairOf(usernameKey, origin.ip)
+    throttledPairs.delete(pair) // re-inserted last: the map's order is the eviction order
+    if (throttledPairs.size >= THROTTLED_PAIRS) throttledPairs.delete(throttledPairs.keys().next().value as string)
+    throttledPairs.set(pair, { userId, until: Date.now() + verdict.retryAfterMs })
+    return refuseThrottle(userId, username, origin, verdict.retryAfterMs)
   }
 
   /** Locks the account once its count reached the threshold; the one caller that wins makes the lock. */
@@ -103,7 +129,7 @@ async function lockout (fastify: FastifyInstance): Promise<void> {
     const until = end === FOREVER ? undefined : new Date(end)
     if (!await users.claimAutoLock(user.id, threshold, count.autoLocks, until ?? new Date(PERMANENT))) return
     await accountState.lock(user.id, { until, reason: AUTO_LOCK })
-    await loginEvents.record(origin, { type: 'lock', outcome: 'success', reason: AUTO_LOCK, userId: user.id, username: user.username })
+    await loginEvents.record(origin, { type: 'lock', outcome: 'success', reason: AUTO_LOCK, userId: user.id, username: user.username, actorId: SYSTEM_ACTOR })
     if (user.email !== null) background(notifier.send(lockNotice(user, until)))
   }
 
@@ -136,6 +162,18 @@ async function lockout (fastify: FastifyInstance): Promise<void> {
   }
 
   fastify.decorate('lockout', {
+    async refuseThrottled (usernameKey: string, username: string, origin: Origin) {
+      const pair = pairOf(usernameKey, origin.ip)
+      const known = throttledPairs.get(pair)
+      if (known === undefined) return
+      const left = known.until - Date.now()
+      if (left <= 0) {
+        throttledPairs.delete(pair)
+        return
+      }
+      return refuseThrottle(known.userId, username, origin, left)
+    },
+
     async beginUnknown (usernameKey: string, username: string, origin: Origin) {
       await throttled(usernameKey, username, null, origin)
       const verdict = await gate(() => throttle.enterUnknown(usernameKey))
@@ -178,7 +216,7 @@ async function lockout (fastify: FastifyInstance): Promise<void> {
       const lockDevice = async (count: LoginCount): Promise<void> => {
         const until = new Date(lockEnd(devicePolicy, count.autoLocks + 1, Date.now()))
         if (!await devices.claimLock(device.id, threshold, count.autoLocks, until)) return
-        await loginEvents.record(origin, { type: 'lock', outcome: 'success', reason: 'device_threshold', userId: user.id, username: user.username })
+        await loginEvents.record(origin, { type: 'lock', outcome: 'success', reason: 'device_threshold', userId: user.id, username: user.username, actorId: SYSTEM_ACTOR })
       }
       const count = await devices.reserveAttempt(device.id, threshold, new Date(Date.now()))
       if (count === null) return deviceRefused()

@@ -23,7 +23,7 @@ export interface LoginEventInput {
   userId?: string | null
   username: string
   sessionId?: string | null
-  /** Who acted, when not the account itself: an account id, or `system` for Warden's own decisions. */
+  /** Who acted, when not the account itself: an account id, `system` for Warden's own decisions, `cli` for the warden command. */
   actorId?: string | null
 }
 
@@ -167,6 +167,13 @@ declare module 'fastify' {
     loginEvents: LoginEvents
   }
 }
+
+/**
+ * Actors that are not accounts, as `actor_id` names them: Warden itself (an automatic lock) and the
+ * operator of the `warden` command on the machine.
+ */
+export const SYSTEM_ACTOR = 'system'
+export const CLI_ACTOR_ID = 'cli'
 
 export const MAX_PAGE = 200
 const MAX_USERNAME = 256

@@ -48,6 +48,14 @@ export interface Limits {
 }
 
 /** Whether a route belongs to the tighter tier: every POST under /auth/ (credentials, unlock, refresh...). */
+/** IPv6 clients are counted per network of this prefix length: one host commonly holds a whole /64. */
+export const IPV6_SUBNET = 64
+
+/** The key a client address is counted under: IPv4 as is, IPv6 as its /64 (IPv4-mapped as IPv4). */
+export function clientKey (ip: string): string {
+  return normalizeIP(ip, IPV6_SUBNET)
+}
+
 export function isAuthRoute (method: string, url: string | undefined): boolean {
   return method === 'POST' && url !== undefined && url.startsWith('/auth/')
 }
@@ -107,7 +115,7 @@ async function limits (fastify: FastifyInstance): Promise<void> {
 
   const redis = fastify.redis
   const authCheck = authMax > 0
-    ? await limiter({ max: authMax, timeWindow, ...(redis === null ? {} : { redis, nameSpace: 'warden:rate-limit:auth:' }) })
+    ? await limiter({ max: authMax, timeWindow, ipv6Subnet: IPV6_SUBNET, ...(redis === null ? {} : { redis, nameSpace: 'warden:rate-limit:auth:' }) })
     : undefined
 
   if (max > 0) {
@@ -117,7 +125,7 @@ async function limits (fastify: FastifyInstance): Promise<void> {
     const store = new LocalStore(false, false, GLOBAL_KEYS)
     // Every request, found or not; before any route hook, so a flood is cut before its tokens are checked.
     fastify.addHook('onRequest', function globalRateLimit (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction) {
-      store.incr(normalizeIP(request.ip), (err, counted) => {
+      store.incr(clientKey(request.ip), (err, counted) => {
         if (err !== null || counted.current <= max) return done()
         stats.rejected.global++
         done(tooMany(Math.ceil(counted.ttl / 1000)))

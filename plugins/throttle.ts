@@ -7,7 +7,7 @@ import {
 } from '../src/lib/lockout'
 import './config'
 import './redis'
-import './rate-limit'
+import { clientKey } from './rate-limit'
 
 export interface Verdict {
   allowed: boolean
@@ -122,7 +122,7 @@ function redisStore (redis: Redis): GateStore {
 }
 
 /**
- * Throttling per (username, client IP), and the stand-in lock of unknown usernames: attempt
+ * Throttling per (username, client IP; an IPv6 client per /64), and the stand-in lock of unknown usernames: attempt
  * gates (src/lib/lockout.ts) kept in memory, or in Redis with REDIS_URL so that every instance
  * counts the same attempts.
  */
@@ -142,8 +142,10 @@ async function throttle (fastify: FastifyInstance): Promise<void> {
     restartAfterBlock: true,
     memoryMs: UNKNOWN_MEMORY_MS
   }
-  // An address never holds '|': the first one ends it, whatever the username holds.
-  const pair = (usernameKey: string, ip: string): string => `throttle:${ip}|${usernameKey}`
+  // An address never holds '|': the first one ends it, whatever the username holds. An IPv6
+  // client is its /64, as for the rate limits: a host with a /64 would otherwise get a fresh
+  // pair for every address it picks.
+  const pair = (usernameKey: string, ip: string): string => `throttle:${clientKey(ip)}|${usernameKey}`
 
   fastify.decorate('throttle', {
     enter: (usernameKey: string, ip: string) => store.enter(pair(usernameKey, ip), pairRule, Date.now()),

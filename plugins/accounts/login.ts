@@ -47,6 +47,8 @@ async function logins (fastify: FastifyInstance): Promise<void> {
 
   async function login (username: string, password: string, origin: Origin, deviceToken?: string): Promise<LoginResult> {
     const key = usernameKey(username)
+    // a known device is not throttled: only an attempt without one can be refused before the look-up
+    if (!devicesOn || deviceToken === undefined) await lockout.refuseThrottled(key, username, origin)
     const [user, device] = await Promise.all([
       users.findByUsernameKey(key),
       devicesOn && deviceToken !== undefined ? devices.findByToken(deviceToken) : null

@@ -104,10 +104,10 @@ t.test('the CLI administers the accounts of a running server', async (t) => {
   t.match(last.stderr, /^warden: This would leave no active administrator[^\n]*\n$/)
 
   const [register] = await fresh.loginEvents.find({ type: 'register', outcome: 'success', username: 'Root' })
-  t.match(register, { ip: '127.0.0.1', user_agent: 'warden cli', actor_id: null })
+  t.match(register, { ip: '127.0.0.1', user_agent: 'warden cli', actor_id: 'cli' })
   const events = (await fresh.loginEvents.find({ userId: locked.id })).reverse()
-  t.match(events.filter((e) => e.user_agent === 'warden cli').map((e) => [e.type, e.reason, e.actor_id]), [
-    ['lock', 'admin', null], ['unlock', 'admin', null], ['admin_update', 'roles', null], ['admin_update', 'roles', null],
-    ['logout_all', 'admin', null], ['admin_delete', null, null]
-  ])
+  t.same(events.filter((e) => e.user_agent === 'warden cli').map((e) => [e.type, e.reason, e.actor_id]), [
+    ['lock', 'admin', 'cli'], ['unlock', 'admin', 'cli'], ['admin_update', 'roles', 'cli'], ['admin_update', 'roles', 'cli'],
+    ['logout_all', 'admin', 'cli'], ['admin_delete', null, 'cli']
+  ], 'the operator of the warden command is the actor')
 })

@@ -42,7 +42,10 @@ t.test('a roles claim signed by an attacker\'s key is refused', async (t) => {
     'Warden\'s kid': await sign({ kid: app.tokens.kid }),
     'the attacker\'s own kid': await sign({ kid: await calculateJwkThumbprint(jwk) }),
     'the attacker\'s key embedded (jwk header)': await sign({ kid: app.tokens.kid, jwk }),
-    'a key URL of the attacker (jku header)': await sign({ kid: app.tokens.kid, jku: 'https://evil.example/jwks.json' })
+    'a key URL of the attacker (jku header)': await sign({ kid: app.tokens.kid, jku: 'https://evil.example/jwks.json' }),
+    'the attacker\'s key embedded, with no kid (jwk header)': await sign({ jwk }),
+    'the attacker\'s key embedded under its own kid (jwk header)': await sign({ kid: await calculateJwkThumbprint(jwk), jwk }),
+    'a certificate URL of the attacker (x5u header)': await sign({ kid: app.tokens.kid, x5u: 'https://evil.example/cert.pem' })
   }
   for (const [name, token] of Object.entries(tokens)) {
     for (const url of ['/admin/users', '/auth/verify']) {
@@ -51,6 +54,32 @@ t.test('a roles claim signed by an attacker\'s key is refused', async (t) => {
       t.equal(res.json().error, 'invalid_token', `${name}: ${url}`)
     }
   }
+})
+
+t.test('a token Warden signed is judged by Warden\'s keys whatever jku, x5u or jwk headers it carries', async (t) => {
+  const { app } = await buildWithAdmin(t)
+  const { user } = await signUp(app, 'mallory')
+  const { publicKey } = await generateKeyPair('RS256')
+  const jwk = await exportJWK(publicKey)
+  const claims = { sub: user.id, preferred_username: 'mallory', roles: ['user'] }
+  for (const [name, header] of Object.entries({
+    jku: { jku: 'https://evil.example/jwks.json' },
+    x5u: { x5u: 'https://evil.example/cert.pem' },
+    jwk: { jwk },
+    'all three': { jku: 'https://evil.example/jwks.json', x5u: 'https://evil.example/cert.pem', jwk }
+  })) {
+    const token = await forge(app, claims, header)
+    const res = await app.inject({ url: '/auth/verify', headers: bearer(token) })
+    t.equal(res.statusCode, 204, `${name}: verified with Warden's key`)
+    t.equal(res.headers['x-auth-user-id'], user.id, name)
+  }
+  // and Warden's key is still the only one that counts: the same claims, tampered, fail
+  const token = await forge(app, claims, { jwk })
+  const [head, , signature] = token.split('.')
+  const body = Buffer.from(JSON.stringify({ ...decodePart(token, 1), roles: ['admin'] })).toString('base64url')
+  const tampered = await app.inject({ url: '/auth/verify', headers: bearer(`${head}.${body}.${signature}`) })
+  t.equal(tampered.statusCode, 401, 'a changed payload under a header that embeds a key is refused')
+  t.equal(tampered.json().error, 'invalid_token')
 })
 
 t.test('permissions come from the role map, never from the token', async (t) => {

@@ -18,7 +18,7 @@ t.test('closed registration: the first admin from the environment creates every 
   t.match((await app.inject({ url: '/users/me', headers: bearer(invited.access_token) })).json(), { username: 'invited', roles: ['user'] })
 
   const [event] = await app.loginEvents.find({ type: 'register', username: ROOT.username })
-  t.match(event, { outcome: 'success', user_agent: 'warden start (ADMIN_USERNAME)', actor_id: null })
+  t.match(event, { outcome: 'success', user_agent: 'warden start (ADMIN_USERNAME)', actor_id: 'system' }, 'Warden itself made the account')
 })
 
 t.test('the first admin is created once: later starts leave the accounts alone', async (t) => {

@@ -2,8 +2,9 @@ import t from 'tap'
 import { createRemoteJWKSet, importPKCS8, jwtVerify, SignJWT, type JSONWebKeySet } from 'jose'
 import type { FastifyInstance } from 'fastify'
 import mongoose from 'mongoose'
-import { build, signUp, login, bearer, forge, decodePart, type Teardown } from '../helper'
+import { build, signUp, login, bearer, forge, decodePart, eventually, type Teardown } from '../helper'
 import { testDatabaseUri, dropTestDatabase } from '../db'
+import { startRedis } from '../servers'
 import { RETIREMENT_MARGIN_MS } from '../../src/lib/key-lifecycle'
 import { loadConfig } from '../../src/config'
 
@@ -136,6 +137,34 @@ t.test('every instance on the database picks up a rotation: at once when told, a
   for (const token of unknown) t.equal(await verifyStatus(c, token), 401)
   t.ok(cReads - readsAfterReload <= 1, `50 unknown kids cost at most one read of the keys (${cReads - readsAfterReload})`)
 })
+
+for (const transport of ['the state-change poll', 'Redis'] as const) {
+  t.test(`a running instance picks up another's rotation through ${transport}: it signs with the new key, both accept both keys`, async (t) => {
+    const env: Record<string, string> = { MONGODB_URI: testDatabaseUri(), PROPAGATION_POLL_INTERVAL: '1' }
+    t.teardown(() => dropTestDatabase(env.MONGODB_URI))
+    // with Redis, the poll is set far beyond the test: only Redis can deliver in time
+    if (transport === 'Redis') Object.assign(env, { REDIS_URL: await startRedis(t), PROPAGATION_POLL_INTERVAL: '600' })
+    const [a, b] = await Promise.all([build(t, env), build(t, env)])
+    t.equal(b.tokens.kid, a.tokens.kid, 'one signing key to start with')
+    const { tokens: before } = await signUp(a)
+
+    const rotation = await a.keys.rotate()
+    t.equal(a.tokens.kid, rotation.kid, 'the rotating instance signs with the new key at once')
+    // the bounds of README "Running several instances": one poll interval plus one poll (1.25 s), or 100 ms through Redis
+    const ms = await eventually(async () => b.tokens.kid === rotation.kid, transport === 'Redis' ? 100 : 1250, 'b to sign with the new key')
+    t.comment(`b switched keys ${ms} ms after the rotation`)
+    const fromA = await login(a)
+    const fromB = await login(b)
+    t.equal(kidOf(fromB.access_token), rotation.kid, 'b signs with the new key')
+    t.equal(kidOf(before.access_token), rotation.previous_kid)
+    for (const [name, app] of [['a', a], ['b', b]] as const) {
+      t.equal(await verifyStatus(app, before.access_token), 204, `${name} accepts a token of the old key`)
+      t.equal(await verifyStatus(app, fromA.access_token), 204, `${name} accepts a's token of the new key`)
+      t.equal(await verifyStatus(app, fromB.access_token), 204, `${name} accepts b's token of the new key`)
+      t.same((await jwks(app)).keys.map((k) => k.kid), [rotation.kid, rotation.previous_kid], `${name} publishes both keys`)
+    }
+  })
+}
 
 t.test('KEY_ROTATION_INTERVAL: when due, exactly one of several instances rotates', async (t) => {
   const env = { MONGODB_URI: testDatabaseUri(), KEY_ROTATION_INTERVAL: '30d' }

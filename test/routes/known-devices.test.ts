@@ -55,7 +55,7 @@ t.test('failures that come with a device token count against that device only', 
   t.equal(app.accountState.isLocked(user.id), false, 'the account is not')
   t.equal((await attempt(app, 'alice', PASSWORD, { ip: OWNER })).statusCode, 200, 'the account logs in without that device')
   const events = await app.loginEvents.find({ type: 'lock' })
-  t.match(events, [{ reason: 'device_threshold' }])
+  t.match(events, [{ reason: 'device_threshold', actor_id: 'system' }])
 })
 
 t.test("another user's device token, or a made-up one, is no known device", async (t) => {

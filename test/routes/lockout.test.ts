@@ -21,7 +21,7 @@ t.test('40 wrong passwords at once against threshold 10: exactly 10 checked, loc
   t.equal(app.accountState.lockOf(user.id)?.reason, 'auto_threshold', 'locked afterwards')
   const failures = await app.loginEvents.find({ type: 'login', outcome: 'failure' }, 100)
   t.equal(failures.filter((e) => e.reason === 'bad_password').length, 10, 'ten wrong passwords counted')
-  t.equal((await app.loginEvents.find({ type: 'lock' })).length, 1, 'one lock')
+  t.match(await app.loginEvents.find({ type: 'lock' }), [{ outcome: 'success', reason: 'auto_threshold', user_id: user.id, actor_id: 'system' }], 'one lock, made by Warden itself')
   const after = await attempt(app, 'alice', PASSWORD, { ip: ip(200) })
   t.equal(after.statusCode, 403, 'the right password is refused while locked')
   t.ok(Number(after.headers['retry-after']) > 890 && Number(after.headers['retry-after']) <= 900, 'Retry-After: the rest of LOCKOUT_DURATION (15m)')
@@ -89,6 +89,27 @@ t.test('a success resets the count; attempts while locked are neither checked no
   advanceClock(t, 61_000)
   for (let i = 0; i < 2; i++) t.equal((await attempt(app, 'alice', WRONG, { ip: ip(20 + i) })).statusCode, 401, 'after the lock, a fresh count: the locked attempts were not counted')
   t.equal((await attempt(app, 'alice', PASSWORD, { ip: ip(22) })).statusCode, 200)
+})
+
+t.test('the password of a locked account is not even checked: no argon2 verification while the lock lasts', async (t) => {
+  const app = await build(t, { ...PROXIED, LOCKOUT_THRESHOLD: '3', LOCKOUT_DURATION: '60' })
+  await register(app)
+  let verified = 0
+  const { verify, verifyDummy } = app.passwords
+  app.passwords.verify = async (hash, password) => { verified++; return await verify(hash, password) }
+  app.passwords.verifyDummy = async (password) => { verified++; return await verifyDummy(password) }
+
+  for (let i = 0; i < 3; i++) t.equal((await attempt(app, 'alice', WRONG, { ip: ip(i) })).statusCode, 401)
+  t.equal(verified, 3, 'each attempt before the lock checked its password once')
+  for (let i = 0; i < 6; i++) {
+    const res = await attempt(app, 'alice', i % 2 === 0 ? WRONG : PASSWORD, { ip: ip(10 + i) })
+    t.equal(res.statusCode, 403, `attempt ${i + 1} while locked`)
+  }
+  t.equal(verified, 3, 'no password, wrong or right, was verified while locked')
+
+  advanceClock(t, 61_000)
+  t.equal((await attempt(app, 'alice', PASSWORD, { ip: ip(20) })).statusCode, 200, 'once the lock has ended')
+  t.equal(verified, 4, 'the password is checked again')
 })
 
 t.test('the owner is told when the account gets locked', async (t) => {

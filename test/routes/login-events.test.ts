@@ -1,5 +1,6 @@
 import t from 'tap'
 import { build, register, login, signUp, bearer, decodePart, PASSWORD } from '../helper'
+import type { StoredLoginEvent } from '../../plugins/login-events'
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
 
@@ -122,4 +123,35 @@ t.test('an actor is an account id, or a word for Warden itself', async (t) => {
   t.match(lock, { type: 'lock', reason: 'auto_threshold', actor_id: 'system', user_agent: null })
   t.match(unlock, { type: 'unlock', reason: 'admin', actor_id: '6b043d37cad7ddc7cba7d809' })
   await t.rejects(app.loginEvents.record(origin, { type: 'coffee' as 'login', outcome: 'success', username: 'x' }), 'an unknown type is a programming error')
+})
+
+t.test('LOGIN_EVENT_RETENTION: older events leave (a TTL index where the server has them, the expiry sweep on FerretDB)', async (t) => {
+  const app = await build(t, { LOGIN_EVENT_RETENTION: '1h' })
+  const { user, tokens } = await signUp(app)
+  const now = Date.now()
+  const attemptAgo = (minutes: number): StoredLoginEvent => ({
+    type: 'login', outcome: 'failure', reason: 'bad_password', userId: user.id, username: 'alice', ip: '203.0.113.9',
+    userAgent: `${minutes} minutes ago`, at: new Date(now - minutes * 60_000), requestId: `seed-${minutes}`
+  })
+  t.equal(await app.loginEvents.importMany([attemptAgo(24 * 60), attemptAgo(61), attemptAgo(59), attemptAgo(1)]), 4)
+  const agents = async () => {
+    const res = await app.inject({ url: '/users/me/login-history?outcome=failure', headers: bearer(tokens.access_token) })
+    return res.json<{ items: Array<{ user_agent: string }> }>().items.map((e) => e.user_agent)
+  }
+  const before = await agents()
+
+  const indexes = await app.db.connection.collection('login_events').listIndexes().toArray()
+  const ttl = indexes.find((i) => i.key.at === -1 && Object.keys(i.key).length === 1)
+  t.ok(ttl, 'an index on the event time')
+  if (ttl?.expireAfterSeconds !== undefined) {
+    // MongoDB's TTL monitor deletes on its own schedule (every minute): the index is what is promised
+    t.equal(ttl.expireAfterSeconds, 3600, 'the server expires events after LOGIN_EVENT_RETENTION')
+    t.test('the expiry sweep', { skip: 'the server has TTL indexes: it deletes expired events itself' }, async () => {})
+    return
+  }
+  t.same(before, ['1 minutes ago', '59 minutes ago', '61 minutes ago', '1440 minutes ago'], 'until the sweep, every event is there')
+  t.equal(await app.db.sweepExpired(), 2, 'the sweep deletes the two events older than an hour')
+  t.same(await agents(), ['1 minutes ago', '59 minutes ago'], 'the history keeps only the last hour')
+  t.equal((await app.loginEvents.find({ userId: user.id }, 100)).length, 4, 'register, login and the two recent attempts remain')
+  t.equal(await app.db.sweepExpired(), 0, 'a second sweep finds nothing more')
 })

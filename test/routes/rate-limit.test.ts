@@ -31,6 +31,21 @@ t.test('the throttle uses the socket address unless TRUST_PROXY says otherwise',
   t.equal((await attempt(app, 'alice', WRONG, { ip: ip(7) })).statusCode, 429, 'a forged X-Forwarded-For does not escape it')
 })
 
+t.test('IPv6 clients are throttled per /64: another address of the same /64 shares the pair, another /64 does not', async (t) => {
+  const app = await build(t, { THROTTLE_THRESHOLD: '3' })
+  await register(app)
+  const from = (remoteAddress: string, password = WRONG) =>
+    app.inject({ method: 'POST', url: '/auth/login', remoteAddress, payload: { username: 'alice', password } })
+  for (const address of ['2001:db8:1:2::1', '2001:db8:1:2::2', '2001:db8:1:2:ffff:ffff:ffff:fffe']) {
+    t.equal((await from(address)).statusCode, 401, `${address}: a wrong password`)
+  }
+  const sameSubnet = await from('2001:db8:1:2:abcd::9', PASSWORD)
+  t.equal(sameSubnet.statusCode, 429, 'a fourth address of that /64 finds the pair throttled, right password or not')
+  t.equal(sameSubnet.headers['retry-after'], '30')
+  t.equal((await from('2001:db8:1:3::1', PASSWORD)).statusCode, 200, 'the neighbouring /64 is not throttled')
+  t.equal((await from('198.51.100.7', PASSWORD)).statusCode, 200, 'nor an IPv4 client')
+})
+
 t.test('every route is rate limited per client address (RATE_LIMIT_MAX per RATE_LIMIT_WINDOW)', async (t) => {
   const app = await build(t, { ...PROXIED, RATE_LIMIT_MAX: '4', RATE_LIMIT_WINDOW: '1m' })
   for (let i = 0; i < 4; i++) t.equal((await app.inject({ url: '/health/live', headers: { 'x-forwarded-for': ip(1) } })).statusCode, 200)

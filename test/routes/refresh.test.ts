@@ -1,6 +1,7 @@
 import t from 'tap'
 import type { FastifyInstance } from 'fastify'
 import { build, signUp, login, bearer, decodePart, manualClock, type Tokens } from '../helper'
+import { as, buildWithAdmin } from '../admin'
 
 const MINUTE = 60_000
 const HOUR = 60 * MINUTE
@@ -191,6 +192,22 @@ t.test('a locked account gets 403 and nothing is issued; the token works again a
 
   await app.accountState.unlock(user.id)
   t.equal((await refresh(app, tokens.refresh_token)).statusCode, 200, 'the token was not spent')
+})
+
+t.test('a refresh reads the roles afresh: a role an administrator granted is in the next access token', async (t) => {
+  const { app, admin } = await buildWithAdmin(t)
+  const { user, tokens } = await signUp(app, 'alice')
+  t.same(decodePart(tokens.access_token, 1).roles, ['user'])
+  const granted = await as(app, admin.token)({ method: 'PATCH', url: `/admin/users/${user.id}`, payload: { roles: ['user', 'admin'] } })
+  t.equal(granted.statusCode, 200)
+  t.equal((await app.inject({ url: '/admin/users', headers: bearer(tokens.access_token) })).statusCode, 403, 'the token from before the grant carries the old roles')
+
+  const res = await refresh(app, tokens.refresh_token)
+  t.equal(res.statusCode, 200)
+  const next = res.json<Tokens>()
+  t.same([...decodePart(next.access_token, 1).roles as string[]].sort(), ['admin', 'user'], 'the new access token carries the granted role')
+  t.equal((await verify(app, next.access_token)).headers['x-auth-roles'], (decodePart(next.access_token, 1).roles as string[]).join(','))
+  t.equal((await app.inject({ url: '/admin/users', headers: bearer(next.access_token) })).statusCode, 200, 'and it opens the admin API')
 })
 
 t.test('a refresh after logout answers invalid_grant', async (t) => {
