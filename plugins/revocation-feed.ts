@@ -2,7 +2,7 @@ import fp from 'fastify-plugin'
 import { PassThrough } from 'node:stream'
 import type { FastifyInstance, FastifyReply } from 'fastify'
 import { errors } from '../src/errors'
-import type { RevocationChange } from '../src/lib/revocations'
+import type { FeedEntry, RevocationChange } from '../src/lib/revocations'
 import type { StateChange } from './stores/state-changes'
 import { POLL_OVERLAP_MS } from './propagation-poll'
 import './account-state'
@@ -10,16 +10,7 @@ import './config'
 import './propagation'
 import './stores/state-changes'
 
-/** One entry of the feed, as sent (times in seconds since the epoch). */
-export interface FeedEntry {
-  kind: string
-  user_id?: string
-  session_id?: string
-  kid?: string
-  reason?: string
-  at: number
-  until: number
-}
+export type { FeedEntry } from '../src/lib/revocations'
 
 export interface RevocationFeed {
   /**

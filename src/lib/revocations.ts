@@ -24,6 +24,17 @@ export interface RevocationChange {
   until: number
 }
 
+/** A change as the revocation feed sends it to relying services (times in seconds since the epoch). */
+export interface FeedEntry {
+  kind: string
+  user_id?: string
+  session_id?: string
+  kid?: string
+  reason?: string
+  at: number
+  until: number
+}
+
 export interface Lock {
   /** ms since the epoch; PERMANENT for no end */
   until: number

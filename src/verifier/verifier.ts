@@ -2,7 +2,7 @@ import { createRemoteJWKSet, jwtVerify, errors as joseErrors } from 'jose'
 import { createParser, type EventSourceMessage } from 'eventsource-parser'
 import { errors } from '../errors'
 import { hasAccessClaimShapes, issuedPlausibly, REQUIRED_CLAIMS, type AccessClaims } from '../lib/access-claims'
-import { Revocations } from '../lib/revocations'
+import { Revocations, type FeedEntry } from '../lib/revocations'
 
 /** The codes a verification fails with: Warden's own, so a relying service answers as Warden does. */
 export type VerifierErrorCode = 'missing_token' | 'invalid_token' | 'token_expired' | 'token_revoked' | 'account_locked' | 'unavailable'
@@ -105,16 +105,6 @@ const CACHE_KEY_LENGTH = 32
 const SILENCE_MS = 40_000
 const SWEEP_MS = 60_000
 const noLog: VerifierLogger = { info () {}, warn () {} }
-
-interface WireEntry {
-  kind: string
-  user_id?: string
-  session_id?: string
-  kid?: string
-  reason?: string
-  at: number
-  until: number
-}
 
 /**
  * Verifies Warden's access tokens inside a relying service: signature from the JWKS (cached,
@@ -220,7 +210,7 @@ export function createVerifier (options: VerifierOptions): Verifier {
   let snapshotReceived: () => void = () => {}
   const firstSnapshot = new Promise<void>((resolve) => { snapshotReceived = resolve })
 
-  function apply (entry: WireEntry): void {
+  function apply (entry: FeedEntry): void {
     if (entry.kind === 'key_rotated') {
       jwks.reload().catch((err: Error) => { log.warn(`JWKS reload after a key rotation failed: ${err.message}`) })
       return
@@ -237,7 +227,7 @@ export function createVerifier (options: VerifierOptions): Verifier {
   }
 
   function onEvent (message: EventSourceMessage): void {
-    const data = JSON.parse(message.data) as { entries?: WireEntry[] } & WireEntry & { access_token_ttl?: number }
+    const data = JSON.parse(message.data) as { entries?: FeedEntry[] } & FeedEntry & { access_token_ttl?: number }
     switch (message.event) {
       case 'snapshot':
         state.clear()
