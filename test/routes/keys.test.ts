@@ -106,8 +106,9 @@ t.test('a token signed before a rotation works until it expires; its key then le
 t.test('every instance on the database picks up a rotation: at once when told, at start, or on meeting the new kid', async (t) => {
   const env = { MONGODB_URI: testDatabaseUri() }
   t.teardown(() => dropTestDatabase(env.MONGODB_URI))
-  const [a, b, c] = await Promise.all([build(t, env), build(t, env), build(t, env)])
-  // b hears of a's changes the way a transport delivers them; c hears nothing
+  // b hears of a's changes the way a transport delivers them; c hears nothing (its poll of the
+  // state-change feed is an hour away), so it learns of the new key only by meeting it
+  const [a, b, c] = await Promise.all([build(t, env), build(t, env), build(t, { ...env, PROPAGATION_POLL_INTERVAL: '1h' })])
   a.propagation.onPublish((change) => { b.propagation.receive(change) })
   let cReads = 0
   const list = c.signingKeys.list
