@@ -1,6 +1,7 @@
 import t from 'tap'
 import type { FastifyInstance } from 'fastify'
 import { build, bearer, signUp } from '../helper'
+import { as, buildWithAdmin } from '../admin'
 
 /**
  * What the API fuzz suite (test/fuzz/run.sh, Schemathesis) checks, held here case by case:
@@ -38,4 +39,25 @@ t.test('an operation that validates its parameters or body documents the 400 it 
   const page = await app.inject({ url: `/auth/unlock?token=${'x'.repeat(257)}` })
   t.equal(page.statusCode, 400)
   t.match(page.json(), { error: 'validation_error', message: String })
+})
+
+t.test('errors of the routes that answer in another type are documented as JSON, as they are sent', async (t) => {
+  const { app, admin } = await buildWithAdmin(t)
+  const paths = await documentOf(app)
+  const cases: Array<[string, string, string, string]> = [
+    ['/admin/login-events/export', 'get', '/admin/login-events/export?username=', 'text/csv; charset=utf-8'],
+    ['/auth/unlock', 'get', `/auth/unlock?token=${'x'.repeat(257)}`, 'text/html; charset=utf-8']
+  ]
+  for (const [path, method, url, success] of cases) {
+    const op = paths[path][method]
+    t.ok(op.responses['200'].content?.[success], `${path}: 200 in ${success}`)
+    for (const status of ['400', '401', '403']) {
+      if (op.responses[status] === undefined) continue
+      t.same(Object.keys(op.responses[status].content ?? {}), ['application/json'], `${path}: ${status} in JSON`)
+    }
+    const res = await as(app, admin.token)({ url })
+    t.equal(res.statusCode, 400, url)
+    t.match(res.headers['content-type'], /^application\/json/, url)
+    t.ok(op.responses['400'].content?.['application/json'], `${path}: the 400 it sends is documented`)
+  }
 })
