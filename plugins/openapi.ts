@@ -4,7 +4,32 @@ import swaggerUi from '@fastify/swagger-ui'
 import helmet from '@fastify/helmet'
 import type { FastifyInstance } from 'fastify'
 import { version } from '../package.json'
+import { OPTIONAL_BODY } from '../src/schemas/common'
 import './config'
+
+interface DocumentOperation {
+  [OPTIONAL_BODY]?: boolean
+  requestBody?: { required?: boolean, content?: Record<string, { schema?: { additionalProperties?: unknown, description?: string } }> }
+}
+
+/**
+ * The document says what the service accepts: a body marked optional may be left out, and the
+ * unknown properties of a body are stripped (Ajv's removeAdditional, src/app.ts), not refused, so
+ * its schema does not say `additionalProperties: false`.
+ */
+function describeBodies (document: { paths?: Record<string, Record<string, DocumentOperation>> }): void {
+  for (const ops of Object.values(document.paths ?? {})) {
+    for (const op of Object.values(ops)) {
+      if (op[OPTIONAL_BODY] === true && op.requestBody !== undefined) op.requestBody.required = false
+      delete op[OPTIONAL_BODY]
+      for (const media of Object.values(op.requestBody?.content ?? {})) {
+        if (media.schema?.additionalProperties !== false) continue
+        delete media.schema.additionalProperties
+        media.schema.description ??= 'Unknown properties are ignored'
+      }
+    }
+  }
+}
 
 /** The body types every route accepts (JSON, and forms through @fastify/formbody). */
 const BODY_CONTENT_TYPES = ['application/json', 'application/x-www-form-urlencoded']
@@ -16,6 +41,11 @@ async function openapi (fastify: FastifyInstance): Promise<void> {
     transform ({ schema, url }) {
       if (schema?.body === undefined || (schema as { consumes?: string[] }).consumes !== undefined) return { schema, url }
       return { schema: { ...schema, consumes: BODY_CONTENT_TYPES } as typeof schema, url }
+    },
+    transformObject (documentObject) {
+      const document = 'openapiObject' in documentObject ? documentObject.openapiObject : documentObject.swaggerObject
+      describeBodies(document as Parameters<typeof describeBodies>[0])
+      return document
     },
     openapi: {
       openapi: '3.0.3',

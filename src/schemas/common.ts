@@ -16,3 +16,9 @@ export const Empty = Type.Null({ description: 'No content' })
 
 /** The bearer requirement of protected routes, for the OpenAPI document. */
 export const bearer = [{ bearerAuth: [] }]
+
+/**
+ * Marks a route whose body may be left out (its preValidation takes none for an empty one): the
+ * OpenAPI document then says the body is optional (plugins/openapi.ts).
+ */
+export const OPTIONAL_BODY = 'x-optional-body'

@@ -1,7 +1,7 @@
 import t from 'tap'
 import type { FastifyInstance } from 'fastify'
 import { build, bearer, signUp } from '../helper'
-import { as, buildWithAdmin } from '../admin'
+import { as, buildWithAdmin, createUser } from '../admin'
 
 /**
  * What the API fuzz suite (test/fuzz/run.sh, Schemathesis) checks, held here case by case:
@@ -60,4 +60,36 @@ t.test('errors of the routes that answer in another type are documented as JSON,
     t.match(res.headers['content-type'], /^application\/json/, url)
     t.ok(op.responses['400'].content?.['application/json'], `${path}: the 400 it sends is documented`)
   }
+})
+
+t.test('a body the service lets a client leave out is optional in the document; one it needs is required', async (t) => {
+  const { app, admin } = await buildWithAdmin(t)
+  const paths = await documentOf(app)
+  t.equal(paths['/auth/logout'].post.requestBody?.required, false, 'POST /auth/logout')
+  t.equal(paths['/admin/users/{id}/lock'].post.requestBody?.required, false, 'POST /admin/users/{id}/lock')
+  t.equal(paths['/auth/login'].post.requestBody?.required, true, 'POST /auth/login')
+  t.notOk(JSON.stringify(paths).includes('x-optional-body'), 'the marker stays out of the document')
+
+  const { tokens } = await signUp(app)
+  const logout = await app.inject({ method: 'POST', url: '/auth/logout', headers: bearer(tokens.access_token) })
+  t.equal(logout.statusCode, 204, 'a logout without a body')
+  const id = await createUser(app, admin.token, 'bob')
+  const lock = await as(app, admin.token)({ method: 'POST', url: `/admin/users/${id}/lock` })
+  t.equal(lock.statusCode, 200, 'a lock without a body')
+  const login = await app.inject({ method: 'POST', url: '/auth/login' })
+  t.equal(login.statusCode, 400, 'a login without a body')
+})
+
+t.test('unknown body properties are ignored, and the document does not say they are refused', async (t) => {
+  const app = await build(t)
+  const paths = await documentOf(app)
+  for (const [path, ops] of Object.entries(paths)) {
+    for (const [method, op] of Object.entries(ops)) {
+      for (const [type, media] of Object.entries(op.requestBody?.content ?? {})) {
+        t.not((media as { schema: { additionalProperties?: unknown } }).schema.additionalProperties, false, `${method.toUpperCase()} ${path} ${type}`)
+      }
+    }
+  }
+  const res = await app.inject({ method: 'POST', url: '/auth/unlock/request', payload: { username: 'alice', extra: 1 } })
+  t.equal(res.statusCode, 202, 'an unknown property is ignored')
 })
