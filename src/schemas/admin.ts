@@ -1,5 +1,6 @@
 import { Type } from '@sinclair/typebox'
-import { PASSWORD_MAX_LENGTH } from '../lib/password-policy'
+import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from '../lib/password-policy'
+import { USERNAME_MAX_LENGTH, USERNAME_MIN_LENGTH } from '../lib/username'
 
 export const DEFAULT_PAGE_SIZE = 50
 export const MAX_PAGE_SIZE = 200
@@ -43,8 +44,9 @@ export const UserParams = Type.Object({
 })
 
 export const CreateUserBody = Type.Object({
-  username: Type.String({ minLength: 1, maxLength: 256 }),
-  password: Type.String({ minLength: 1, maxLength: PASSWORD_MAX_LENGTH * 4 }),
+  // The length bounds of the username rules and the password policy, as at registration.
+  username: Type.String({ minLength: USERNAME_MIN_LENGTH, maxLength: USERNAME_MAX_LENGTH }),
+  password: Type.String({ minLength: PASSWORD_MIN_LENGTH, maxLength: PASSWORD_MAX_LENGTH }),
   email: Type.Optional(Type.String({ format: 'email', maxLength: 320 })),
   roles: Type.Optional(Roles)
 }, { additionalProperties: false })

@@ -1,6 +1,8 @@
 import t from 'tap'
 import type { FastifyInstance } from 'fastify'
-import { build, bearer, signUp } from '../helper'
+import { build, bearer, signUp, PASSWORD } from '../helper'
+import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from '../../src/lib/password-policy'
+import { USERNAME_MAX_LENGTH, USERNAME_MIN_LENGTH } from '../../src/lib/username'
 import { as, buildWithAdmin, createUser } from '../admin'
 
 /**
@@ -92,4 +94,21 @@ t.test('unknown body properties are ignored, and the document does not say they 
   }
   const res = await app.inject({ method: 'POST', url: '/auth/unlock/request', payload: { username: 'alice', extra: 1 } })
   t.equal(res.statusCode, 202, 'an unknown property is ignored')
+})
+
+t.test('a new password within the documented length is never refused for its length', async (t) => {
+  const { app, admin } = await buildWithAdmin(t)
+  const paths = await documentOf(app)
+  const schemaOf = (path: string) => (paths[path].post.requestBody?.content['application/json'] as { schema: { properties: Record<string, { minLength: number, maxLength: number }> } }).schema.properties
+  t.match(schemaOf('/auth/password').new_password, { minLength: PASSWORD_MIN_LENGTH, maxLength: PASSWORD_MAX_LENGTH })
+  t.match(schemaOf('/admin/users').password, { minLength: PASSWORD_MIN_LENGTH, maxLength: PASSWORD_MAX_LENGTH })
+  t.match(schemaOf('/admin/users').username, { minLength: USERNAME_MIN_LENGTH, maxLength: USERNAME_MAX_LENGTH })
+
+  const { tokens } = await signUp(app)
+  const long = await app.inject({ method: 'POST', url: '/auth/password', headers: bearer(tokens.access_token), payload: { current_password: PASSWORD, new_password: 'x'.repeat(PASSWORD_MAX_LENGTH + 1) } })
+  t.equal(long.statusCode, 400)
+  t.equal(long.json().error, 'validation_error', 'refused by the documented schema')
+  const create = await as(app, admin.token)({ method: 'POST', url: '/admin/users', payload: { username: 'ab', password: PASSWORD } })
+  t.equal(create.statusCode, 400)
+  t.equal(create.json().error, 'validation_error', 'a username shorter than the rules allow, refused by the documented schema')
 })
