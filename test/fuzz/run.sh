@@ -134,8 +134,8 @@ run() { # run <label> <username> <password> <st filter options...>
   export FUZZ_BEARER_USERNAME="$2" FUZZ_BEARER_PASSWORD="$3"
   shift 3
   log "st run ($label): $max_examples examples per operation"
-  "$venv/bin/st" --config-file "$config" run "$base/docs/json" \
-    --checks all --workers 2 --max-examples "$max_examples" \
+  PYTHONPATH="$ROOT/test/fuzz" SCHEMATHESIS_HOOKS=hooks "$venv/bin/st" --config-file "$config" run "$base/docs/json" \
+    --workers 2 --max-examples "$max_examples" \
     --request-timeout 10 --no-color \
     --report junit --report-junit-path "$work/$label.xml" \
     "$@" "${extra[@]}" || failed=1
