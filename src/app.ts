@@ -100,6 +100,9 @@ export function serverOptions (cfg: Config): FastifyHttpOptions<Server> {
     // Fastify accepts a hop count at run time; its type declaration omits it.
     trustProxy: cfg.trustProxy as boolean | string[],
     genReqId: () => randomUUID(),
+    // Longer than any parameter a route schema admits, percent-encoded: a parameter too long is then
+    // the schema's 400 validation_error, not the router's undocumented 414.
+    routerOptions: { maxParamLength: 1024 },
     bodyLimit: 64 * 1024,
     // The first start on an existing, large database builds the new indexes before serving.
     pluginTimeout: 120_000,

@@ -112,3 +112,13 @@ t.test('a new password within the documented length is never refused for its len
   t.equal(create.statusCode, 400)
   t.equal(create.json().error, 'validation_error', 'a username shorter than the rules allow, refused by the documented schema')
 })
+
+t.test('a path parameter far longer than its schema allows is a documented 400, not the router\'s 414', async (t) => {
+  const { app, admin } = await buildWithAdmin(t)
+  const id = encodeURIComponent('é'.repeat(80))
+  for (const url of [`/admin/users/${id}`, `/admin/users/${id}/unlock`]) {
+    const res = await as(app, admin.token)({ method: url.endsWith('unlock') ? 'POST' : 'GET', url })
+    t.equal(res.statusCode, 400, url)
+    t.equal(res.json().error, 'validation_error', url)
+  }
+})
