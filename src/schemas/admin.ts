@@ -1,6 +1,7 @@
 import { Type } from '@sinclair/typebox'
 import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from '../lib/password-policy'
 import { USERNAME_MAX_LENGTH, USERNAME_MIN_LENGTH } from '../lib/username'
+import { Email } from './common'
 
 export const DEFAULT_PAGE_SIZE = 50
 export const MAX_PAGE_SIZE = 200
@@ -47,13 +48,13 @@ export const CreateUserBody = Type.Object({
   // The length bounds of the username rules and the password policy, as at registration.
   username: Type.String({ minLength: USERNAME_MIN_LENGTH, maxLength: USERNAME_MAX_LENGTH }),
   password: Type.String({ minLength: PASSWORD_MIN_LENGTH, maxLength: PASSWORD_MAX_LENGTH }),
-  email: Type.Optional(Type.String({ format: 'email', maxLength: 320 })),
+  email: Type.Optional(Email),
   roles: Type.Optional(Roles)
 }, { additionalProperties: false })
 
 export const UpdateUserBody = Type.Object({
   roles: Type.Optional(Roles),
-  email: Type.Optional(Type.Union([Type.String({ format: 'email', maxLength: 320 }), Type.Null()], { description: 'null removes it' }))
+  email: Type.Optional(Type.Union([Email, Type.Null()], { description: 'null removes it' }))
 }, { additionalProperties: false })
 
 export const LockBody = Type.Object({

@@ -1,4 +1,5 @@
 import { Type, type TSchema } from '@sinclair/typebox'
+import { EMAIL_MAX_LENGTH, EMAIL_PATTERN } from '../lib/email'
 
 export const ErrorResponse = Type.Object({
   error: Type.String({ description: 'Stable, machine-readable error code' }),
@@ -22,3 +23,6 @@ export const bearer = [{ bearerAuth: [] }]
  * OpenAPI document then says the body is optional (plugins/openapi.ts).
  */
 export const OPTIONAL_BODY = 'x-optional-body'
+
+/** An e-mail address as src/lib/email.ts defines it: the pattern and bound are the whole rule. */
+export const Email = Type.String({ pattern: EMAIL_PATTERN, maxLength: EMAIL_MAX_LENGTH, description: 'An e-mail address: atext atoms, @, a domain of two or more labels' })

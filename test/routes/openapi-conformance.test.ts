@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify'
 import { build, bearer, signUp, PASSWORD } from '../helper'
 import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from '../../src/lib/password-policy'
 import { USERNAME_MAX_LENGTH, USERNAME_MIN_LENGTH } from '../../src/lib/username'
+import { EMAIL_MAX_LENGTH, EMAIL_PATTERN } from '../../src/lib/email'
 import { as, buildWithAdmin, createUser } from '../admin'
 
 /**
@@ -121,4 +122,49 @@ t.test('a path parameter far longer than its schema allows is a documented 400, 
     t.equal(res.statusCode, 400, url)
     t.equal(res.json().error, 'validation_error', url)
   }
+})
+
+t.test('an e-mail address is what the documented pattern says: one the schema admits is taken, one it refuses is a 400', async (t) => {
+  const { app, admin } = await buildWithAdmin(t)
+  const paths = await documentOf(app)
+  type Props = Record<string, { pattern?: string, maxLength?: number, format?: string, anyOf?: Array<{ pattern?: string, maxLength?: number, nullable?: boolean }> }>
+  const propsOf = (path: string, method: string, type: string) => (paths[path][method].requestBody?.content[type] as { schema: { properties: Props } }).schema.properties
+  for (const [path, method] of [['/auth/register', 'post'], ['/admin/users', 'post'], ['/admin/users/{id}', 'patch']]) {
+    for (const type of ['application/json', 'application/x-www-form-urlencoded']) {
+      const email = propsOf(path, method, type).email
+      const string = email.anyOf?.find((s) => s.nullable !== true) ?? email
+      t.match(string, { pattern: EMAIL_PATTERN, maxLength: EMAIL_MAX_LENGTH }, `${method.toUpperCase()} ${path} ${type}`)
+      t.notOk(JSON.stringify(email).includes('"format"'), `${method.toUpperCase()} ${path} ${type}: no format the validator reads its own way`)
+    }
+  }
+  t.ok(propsOf('/admin/users/{id}', 'patch', 'application/json').email.anyOf?.some((s) => s.nullable === true), 'JSON may send null')
+  t.notOk(propsOf('/admin/users/{id}', 'patch', 'application/x-www-form-urlencoded').email.anyOf, 'a form has no null to send')
+
+  const pattern = new RegExp(EMAIL_PATTERN, 'u')
+  const valid = ["o'brien+tag@mail.example.org", 'A.B-C@X-1.example', `${'a'.repeat(64)}@${'b'.repeat(63)}.example.com`, "0!#$%&'*+/=?^_`{|}~-@0.co"]
+  const invalid = ['"quoted"@example.com', 'user@[192.0.2.1]', 'user@localhost', 'a..b@example.com', '.a@example.com', 'user@-example.com', 'jöhn@example.com', `a@${'b'.repeat(320)}.com`, 'null']
+  for (const address of valid) t.ok(pattern.test(address) && address.length <= EMAIL_MAX_LENGTH, `schema-valid: ${address}`)
+  const id = await createUser(app, admin.token, 'bob')
+  for (const [i, address] of valid.entries()) {
+    const patch = await as(app, admin.token)({ method: 'PATCH', url: `/admin/users/${id}`, payload: { email: address } })
+    t.equal(patch.statusCode, 200, `PATCH ${address}`)
+    t.equal(patch.json().email, address)
+    const register = await app.inject({ method: 'POST', url: '/auth/register', payload: { username: `mail-${i}`, password: PASSWORD, email: address } })
+    t.equal(register.statusCode, 201, `register ${address}`)
+  }
+  const form = await as(app, admin.token)({ method: 'POST', url: '/admin/users', headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: `username=formed&password=${encodeURIComponent(PASSWORD)}&email=${encodeURIComponent(valid[0])}` })
+  t.equal(form.statusCode, 201, 'a form-encoded address')
+  for (const address of invalid) {
+    t.notOk(pattern.test(address) && address.length <= EMAIL_MAX_LENGTH, `schema-invalid: ${address}`)
+    const patch = await as(app, admin.token)({ method: 'PATCH', url: `/admin/users/${id}`, payload: { email: address } })
+    t.equal(patch.statusCode, 400, `PATCH ${address}`)
+    t.equal(patch.json().error, 'validation_error')
+    const create = await as(app, admin.token)({ method: 'POST', url: '/admin/users', payload: { username: 'carol', password: PASSWORD, email: address } })
+    t.equal(create.statusCode, 400, `POST /admin/users ${address}`)
+  }
+  const nulled = await as(app, admin.token)({ method: 'PATCH', url: `/admin/users/${id}`, payload: { email: null } })
+  t.equal(nulled.statusCode, 200, 'JSON null removes the address')
+  t.equal(nulled.json().email, null)
+  const text = await as(app, admin.token)({ method: 'PATCH', url: `/admin/users/${id}`, headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: 'email=null' })
+  t.equal(text.statusCode, 400, 'a form sends the text "null", not an address')
 })
