@@ -3,27 +3,21 @@ import type { FastifyInstance } from 'fastify'
 import { errors } from '../src/errors'
 import type { AuthContext } from './tokens'
 import type { StateChange } from './stores/state-changes'
+import { AUTO_LOCK, PERMANENT, Revocations, type Lock, type RevocationChange } from '../src/lib/revocations'
 import './config'
 import './propagation'
 import './stores/users'
 import './stores/sessions'
 import './stores/state-changes'
 
-/** The `until` of a lock without an end. */
-export const PERMANENT = 8_640_000_000_000_000
+export { AUTO_LOCK, PERMANENT, type Lock } from '../src/lib/revocations'
 
-/** The reason of a lock made by the lockout policy; any other reason (`admin`, ...) also blocks known devices. */
-export const AUTO_LOCK = 'auto_threshold'
+/** How often entries that no longer matter are forgotten. */
+const SWEEP_INTERVAL_MS = 60_000
 
 export interface LockOptions {
   /** When the lock ends; omitted: never (until unlocked). */
   until?: Date
-  reason: string
-}
-
-export interface Lock {
-  /** ms since the epoch; PERMANENT for no end */
-  until: number
   reason: string
 }
 
@@ -61,6 +55,8 @@ export interface AccountState {
   revokeSession(sessionId: string): Promise<boolean>
   /** Ends every session of a user (but `exceptSessionId`): logout-all, password change, deletion. */
   revokeUser(userId: string, exceptSessionId?: string): Promise<number>
+  /** What this instance refuses at `now`, as changes that rebuild it (see Revocations.entries). */
+  entries(now: number, cap?: (change: RevocationChange) => number): RevocationChange[]
 }
 
 declare module 'fastify' {
@@ -71,42 +67,17 @@ declare module 'fastify' {
 
 async function accountState (fastify: FastifyInstance): Promise<void> {
   const { users, sessions, stateChanges, propagation } = fastify
-  /** user id -> locked until (ms) */
-  const locked = new Map<string, number>()
-  /** user id -> why it is locked */
-  const reasons = new Map<string, string>()
-  /** session id -> passes the automatic lock of its user until (ms) */
-  const admitted = new Map<string, number>()
-  /** session id -> forget after (ms): when every access token of the session has expired */
-  const revoked = new Map<string, number>()
+  const state = new Revocations()
   const accessTtlMs = fastify.config.jwt.accessTokenTtl * 1000
-
-  function apply (change: StateChange): void {
-    switch (change.kind) {
-      case 'lock':
-        if (change.userId !== undefined) {
-          locked.set(change.userId, change.until)
-          // a lock journalled without its reason is treated as the strictest kind
-          reasons.set(change.userId, change.reason ?? 'admin')
-        }
-        break
-      case 'unlock':
-        if (change.userId !== undefined) {
-          locked.delete(change.userId)
-          reasons.delete(change.userId)
-        }
-        break
-      case 'device_session':
-        if (change.sessionId !== undefined) admitted.set(change.sessionId, change.until)
-        break
-      case 'session_revoked':
-        if (change.sessionId !== undefined) revoked.set(change.sessionId, change.until)
-        break
-    }
-  }
+  const apply = (change: StateChange): void => { state.apply(change) }
 
   for (const change of await stateChanges.live(Date.now())) apply(change)
   propagation.onRemote(apply)
+
+  // Entries nobody asks about again (a revoked session whose tokens are never presented) leave too.
+  const sweeper = setInterval(() => { state.sweep(Date.now()) }, SWEEP_INTERVAL_MS)
+  sweeper.unref()
+  fastify.addHook('onClose', async () => { clearInterval(sweeper) })
 
   /** Journals a change, applies it here, then tells the other instances. */
   async function change (c: StateChange): Promise<void> {
@@ -115,26 +86,8 @@ async function accountState (fastify: FastifyInstance): Promise<void> {
     propagation.publish(stored)
   }
 
-  /** Whether `key` is held in `entries` until a time still to come; forgets it once past. */
-  function holds (entries: Map<string, number>, key: string): boolean {
-    const until = entries.get(key)
-    if (until === undefined) return false
-    if (until > Date.now()) return true
-    entries.delete(key)
-    return false
-  }
-
-  const isLocked = (userId: string): boolean => locked.size !== 0 && holds(locked, userId)
-
-  function lockOf (userId: string): Lock | undefined {
-    if (!isLocked(userId)) return undefined
-    return { until: locked.get(userId) as number, reason: reasons.get(userId) ?? 'admin' }
-  }
-
-  /** A locked account's session may pass only an automatic lock, and only once admitted. */
-  function admittedThroughLock (auth: SessionRef): boolean {
-    return admitted.size !== 0 && reasons.get(auth.userId) === AUTO_LOCK && holds(admitted, auth.sessionId)
-  }
+  const isLocked = (userId: string): boolean => state.isLocked(userId)
+  const lockOf = (userId: string): Lock | undefined => state.lockOf(userId)
 
   async function revokeSessions (ids: string[], at: number): Promise<void> {
     await Promise.all(ids.map((sessionId) => change({ kind: 'session_revoked', sessionId, at, until: at + accessTtlMs })))
@@ -142,13 +95,16 @@ async function accountState (fastify: FastifyInstance): Promise<void> {
 
   fastify.decorate('accountState', {
     check (auth: SessionRef) {
-      if (revoked.size !== 0 && holds(revoked, auth.sessionId)) return new errors.TokenRevoked()
-      if (isLocked(auth.userId) && !admittedThroughLock(auth)) return new errors.AccountLocked()
-      return null
+      const refusal = state.refusal(auth.userId, auth.sessionId)
+      if (refusal === null) return null
+      return refusal === 'token_revoked' ? new errors.TokenRevoked() : new errors.AccountLocked()
     },
     isLocked,
     lockedUntil (userId: string) {
-      return isLocked(userId) ? locked.get(userId) : undefined
+      return lockOf(userId)?.until
+    },
+    entries (now: number, cap?: (change: RevocationChange) => number) {
+      return state.entries(now, cap)
     },
     lockOf,
     async admitSession (userId: string, sessionId: string, sessionEnd: number) {

@@ -3,6 +3,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunc
 import { errors } from '../src/errors'
 import { missing, type Requirement, type RoleMap } from '../src/lib/rbac'
 import { repeatsHeader } from '../src/lib/raw-headers'
+import { bearerToken } from '../src/lib/bearer'
 import type { AuthContext } from './tokens'
 import './config'
 import './account-state'
@@ -32,20 +33,6 @@ declare module 'fastify' {
     /** Who may call the route (see RouteAuth). */
     auth?: RouteAuth
   }
-}
-
-const BEARER = /^bearer +/i
-
-/**
- * The bearer token of `Authorization: Bearer <token>`, or undefined when none is presented
- * (RFC 6750: a request without bearer credentials gets a challenge without error code).
- */
-function bearerToken (header: string | undefined): string | undefined {
-  if (header === undefined) return undefined
-  // The common spelling, with exactly one space, without the regular expression.
-  if (header.startsWith('Bearer ') && header.charCodeAt(7) !== 32) return header.slice(7)
-  const match = BEARER.exec(header)
-  return match === null ? undefined : header.slice(match[0].length)
 }
 
 /**

@@ -23,6 +23,14 @@ const NOT_IMPLEMENTED = 238
 /** NamespaceNotFound: listing the indexes of a collection that does not exist yet. */
 const NAMESPACE_NOT_FOUND = 26
 
+/** MongoDB's duplicate-key error code (E11000): a unique index refused a write. */
+export const DUPLICATE_KEY = 11000
+
+/** Whether a write failed because a unique index already holds the key. */
+export function isDuplicateKey (err: unknown): boolean {
+  return (err as { code?: unknown } | null)?.code === DUPLICATE_KEY
+}
+
 declare module 'fastify' {
   interface FastifyInstance {
     db: Database

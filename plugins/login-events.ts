@@ -8,7 +8,8 @@ import { deviceFamily, MAX_USER_AGENT } from '../src/lib/user-agent'
 import { encodeCursor, type Cursor } from '../src/lib/event-format'
 import { loginEventModel, LOGIN_EVENT_TYPES, LOGIN_EVENT_OUTCOMES } from '../src/models/login-event'
 import './config'
-import './db'
+import { DUPLICATE_KEY } from './db'
+import './metrics'
 import './stores/users'
 
 export type LoginEventType = typeof LOGIN_EVENT_TYPES[number]
@@ -180,7 +181,6 @@ const REPLAY_CHUNK = 1000
 const ORPHAN_SCAN_MS = 60_000
 /** (user, device, address) triples known to have logged in, kept to skip the new-device query. */
 const SEEN_CACHE = 10_000
-const DUPLICATE_KEY = 11000
 
 interface EventDoc {
   _id: mongo.ObjectId
@@ -259,6 +259,55 @@ async function usesIndexes (fastify: FastifyInstance): Promise<boolean> {
   return plan.serverInfo?.ferretdbVersion === undefined || plan.filterPushdown === true
 }
 
+/** Group-commit sizes: MAX_BATCH is the largest. */
+const BATCH_BUCKETS = [1, 2, 5, 10, 20, 50, 100, 200, MAX_BATCH]
+/** Seconds of one batch write; WRITE_TIMEOUT_MS ends the slowest. */
+const WRITE_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, WRITE_TIMEOUT_MS / 1000]
+
+/**
+ * The metrics of the event record: its writer's figures (read from stats() when scraped, never
+ * counted twice), and the attempts and account actions by outcome and reason. These are counted
+ * as their events are recorded: every login, refresh, lock and unlock is one event, so the
+ * counts and the login history cannot disagree.
+ */
+function declareMetrics (fastify: FastifyInstance, stats: () => LoginEventStats) {
+  const { metrics } = fastify
+  metrics.total('login_events_recorded_total', 'Login events accepted for writing', () => stats().recorded)
+  metrics.total('login_events_written_total', 'Login events the database stored (directly or replayed from the spool)', () => stats().written)
+  metrics.total('login_events_duplicates_total', 'Replayed login events the database already had', () => stats().duplicates)
+  metrics.total('login_events_rejected_total', 'Login events the database refused for good', () => stats().rejected)
+  metrics.total('login_events_spooled_total', 'Login events written to the spool file while the database was unreachable', () => stats().spooled)
+  metrics.total('login_events_replayed_total', 'Spooled login events written to the database once it was back', () => stats().replayed)
+  metrics.level('login_events_buffered', 'Login events in memory waiting for the next group commit', () => stats().buffered)
+  metrics.level('login_events_spool_depth', 'Login events in the spool file waiting for the database', () => stats().spoolDepth)
+  const batchSizes = metrics.histogram({ name: 'login_event_batch_size', help: 'Events per group commit written to the database', buckets: BATCH_BUCKETS })
+  const writeSeconds = metrics.histogram({ name: 'login_event_write_duration_seconds', help: 'Time of one group-commit write to the database', buckets: WRITE_BUCKETS })
+
+  const logins = metrics.counter({ name: 'logins_total', help: 'Password logins by outcome and reason (bad_password, unknown_user, account_locked, device_locked, throttled; `none` for a success)', labelNames: ['outcome', 'reason'] })
+  const refreshes = metrics.counter({ name: 'refreshes_total', help: 'Refresh-token exchanges by outcome and reason (`none` for a success)', labelNames: ['outcome', 'reason'] })
+  const locks = metrics.counter({ name: 'locks_total', help: 'Locks made, by reason: auto_threshold and admin (accounts), device_threshold (a known device)', labelNames: ['reason'] })
+  const unlocks = metrics.counter({ name: 'unlocks_total', help: 'Accounts unlocked, by reason (admin, self_service)', labelNames: ['reason'] })
+
+  function countEvent (event: LoginEventInput): void {
+    const reason = event.reason ?? 'none'
+    switch (event.type) {
+      case 'login':
+        logins.inc({ outcome: event.outcome, reason })
+        break
+      case 'refresh':
+        refreshes.inc({ outcome: event.outcome, reason })
+        break
+      case 'lock':
+        if (event.outcome === 'success') locks.inc({ reason })
+        break
+      case 'unlock':
+        if (event.outcome === 'success') unlocks.inc({ reason })
+        break
+    }
+  }
+  return { batchSizes, writeSeconds, countEvent }
+}
+
 /**
  * The store of login attempts and account actions, and the only code that touches
  * `login_events`. Writes leave the request's path: record() puts the event in a buffer that one
@@ -296,6 +345,7 @@ async function loginEvents (fastify: FastifyInstance): Promise<void> {
     newDevices: 0,
     notices: 0
   }
+  const { batchSizes, writeSeconds, countEvent } = declareMetrics(fastify, () => stats())
 
   const buffer: EventDoc[] = []
   /** Events handed to the writer / written or spooled, for flush() and sync records. */
@@ -402,6 +452,8 @@ async function loginEvents (fastify: FastifyInstance): Promise<void> {
         counters.writeLatencyMs.count++
         counters.writeLatencyMs.sum += ms
         counters.writeLatencyMs.max = Math.max(counters.writeLatencyMs.max, ms)
+        batchSizes.observe(batch.length)
+        writeSeconds.observe(ms / 1000)
         notifyNewDevices(batch)
         return
       } catch (err) {
@@ -605,6 +657,18 @@ async function loginEvents (fastify: FastifyInstance): Promise<void> {
     }
   }
 
+  function stats (): LoginEventStats {
+    return {
+      durability: config.loginEventDurability,
+      ...counters,
+      batchSize: { ...counters.batchSize },
+      writeLatencyMs: { ...counters.writeLatencyMs },
+      buffered: buffer.length,
+      spoolDepth: spool.depth,
+      spoolSkipped: spool.skipped
+    }
+  }
+
   // ---- the writer's clock: retries while spooling, orphan spools now and then
 
   let ticks = 0
@@ -656,6 +720,7 @@ async function loginEvents (fastify: FastifyInstance): Promise<void> {
         new_device: null
       })
       counters.recorded++
+      countEvent(event)
       const seq = ++accepted
       if (sync || closing || lingerMs === 0 || buffer.length >= MAX_BATCH) kick()
       else if (linger === undefined && !pumping) linger = setTimeout(kick, lingerMs)
@@ -717,21 +782,11 @@ async function loginEvents (fastify: FastifyInstance): Promise<void> {
       return result.written
     },
     flush,
-    stats () {
-      return {
-        durability: config.loginEventDurability,
-        ...counters,
-        batchSize: { ...counters.batchSize },
-        writeLatencyMs: { ...counters.writeLatencyMs },
-        buffered: buffer.length,
-        spoolDepth: spool.depth,
-        spoolSkipped: spool.skipped
-      }
-    }
+    stats
   } satisfies LoginEvents)
 
   // Spools adopted at start are replayed in the background: a start never waits on them.
   if (spooling) log.info({ events: spool.depth }, 'login events spooled by a stopped process will be replayed')
 }
 
-export default fp(loginEvents, { name: 'login-events', fastify: '5.x', dependencies: ['config', 'db', 'users-store'] })
+export default fp(loginEvents, { name: 'login-events', fastify: '5.x', dependencies: ['config', 'db', 'metrics', 'users-store'] })

@@ -98,7 +98,7 @@ async function openapi (fastify: FastifyInstance): Promise<void> {
         { name: 'admin', description: 'Account administration: each route needs an admin permission' },
         { name: 'well-known', description: 'Discovery documents' },
         { name: 'oauth', description: 'Token introspection and revocation for other services' },
-        { name: 'health', description: 'Liveness and readiness probes' }
+        { name: 'health', description: 'Liveness and readiness probes, metrics' }
       ]
     }
   })

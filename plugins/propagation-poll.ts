@@ -40,7 +40,7 @@ async function propagationPoll (fastify: FastifyInstance): Promise<void> {
       // catch up from the journal, in the order the changes were made.
       ? (await stateChanges.live(now.getTime())).sort((a, b) => a.at - b.at)
       : await stateChanges.since(new Date(cursor.getTime() - POLL_OVERLAP_MS))
-    for (const change of changes) propagation.receive(change)
+    for (const change of changes) propagation.receive(change, 'poll')
     cursor = now
   }
 

@@ -54,7 +54,7 @@ async function propagationRedis (fastify: FastifyInstance): Promise<void> {
       log.warn({ channel }, 'ignored a malformed state-change message')
       return
     }
-    propagation.receive(change)
+    propagation.receive(change, 'redis')
   })
   fastify.addHook('onClose', async () => { subscriber.disconnect() })
 

@@ -3,6 +3,7 @@ import rateLimit, { normalizeIP } from '@fastify/rate-limit'
 import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction, RouteOptions } from 'fastify'
 import { errors, withRetryAfter } from '../src/errors'
 import './config'
+import './metrics'
 import './redis'
 
 /** The in-memory store of @fastify/rate-limit (a fixed window per key in an LRU map). */
@@ -87,6 +88,9 @@ async function limits (fastify: FastifyInstance): Promise<void> {
     stats: () => structuredClone(stats)
   }
   fastify.decorate('limits', service)
+  fastify.metrics.totals('rate_limited_requests_total', 'Requests refused with 429 by a rate limit, by tier (global: every route; auth: POST /auth/...)', 'tier', () => stats.rejected)
+  fastify.metrics.totals('rate_limit_store_failures_total', 'Requests that met a failed shared rate-limit or throttle store (Redis), by what they got (refused: 503; admitted: let through)', 'outcome',
+    () => ({ refused: stats.storeFailures.failClosed, admitted: stats.storeFailures.failOpen }))
 
   /** A limiter of @fastify/rate-limit with its own store, registered in a scope of its own. */
   async function limiter (options: Parameters<typeof rateLimit>[1]): Promise<Check> {
@@ -146,4 +150,4 @@ async function limits (fastify: FastifyInstance): Promise<void> {
   }
 }
 
-export default fp(limits, { name: 'rate-limit', fastify: '5.x', dependencies: ['config', 'redis'] })
+export default fp(limits, { name: 'rate-limit', fastify: '5.x', dependencies: ['config', 'metrics', 'redis'] })

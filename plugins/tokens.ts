@@ -4,22 +4,13 @@ import { randomUUID } from 'node:crypto'
 import type { FastifyInstance } from 'fastify'
 import { errors } from '../src/errors'
 import { headerValue } from '../src/lib/header-value'
+import { hasAccessClaimShapes, issuedPlausibly, REQUIRED_CLAIMS, type AccessClaims } from '../src/lib/access-claims'
 import type { KeyRing, PublicJwk } from './keys'
 import './config'
 import './keys'
+import './metrics'
 
-/** Claims of a Warden access token (RFC 9068 profile). */
-export interface AccessClaims {
-  iss: string
-  aud: string | string[]
-  sub: string
-  iat: number
-  exp: number
-  jti: string
-  sid: string
-  roles: string[]
-  preferred_username: string
-}
+export type { AccessClaims } from '../src/lib/access-claims'
 
 /** What a verified access token says about its bearer; one object per token, cached. */
 export interface AuthContext {
@@ -70,18 +61,13 @@ declare module 'fastify' {
   }
 }
 
-const REQUIRED_CLAIMS = ['iss', 'aud', 'sub', 'iat', 'exp', 'jti', 'sid', 'roles']
 const MAX_TOKEN_LENGTH = 8192
 /** Characters of the signature that key the verification cache. */
 const CACHE_KEY_LENGTH = 32
 
 function toContext (claims: AccessClaims): AuthContext {
+  if (!hasAccessClaimShapes(claims)) throw new errors.InvalidToken()
   const { sub, sid, jti, roles, exp, iat, preferred_username: username } = claims
-  if (typeof sub !== 'string' || typeof sid !== 'string' || typeof jti !== 'string' ||
-    typeof exp !== 'number' || typeof iat !== 'number' || typeof username !== 'string' ||
-    !Array.isArray(roles) || !roles.every((r) => typeof r === 'string')) {
-    throw new errors.InvalidToken()
-  }
   return { userId: sub, username, roles, sessionId: sid, tokenId: jti, issuedAt: iat, expiresAt: exp * 1000, rolesHeader: roles.map(headerValue).join(',') }
 }
 
@@ -182,9 +168,7 @@ async function tokens (fastify: FastifyInstance): Promise<void> {
    * longer than Warden issues tokens for: anything else was not minted by this configuration.
    */
   function checkTimes (claims: AccessClaims): void {
-    const { iat, exp } = claims
-    if (typeof iat !== 'number' || typeof exp !== 'number') throw new errors.InvalidToken()
-    if (iat > Date.now() / 1000 + tolerance || exp - iat > longestLifetime) throw new errors.InvalidToken()
+    if (!issuedPlausibly(claims, Date.now() / 1000, tolerance, longestLifetime)) throw new errors.InvalidToken()
   }
 
   /**
@@ -193,15 +177,22 @@ async function tokens (fastify: FastifyInstance): Promise<void> {
    * token is equal, so a look-alike tail falls through to full verification.
    */
   const verified = new Map<string, { token: string, context: AuthContext }>()
+  let hits = 0
+  let misses = 0
+  fastify.metrics.total('token_cache_hits_total', 'Access-token checks answered from the verified-token cache', () => hits)
+  fastify.metrics.total('token_cache_misses_total', 'Access-token checks that verified the signature (not in the cache, or TOKEN_CACHE_SIZE=0)', () => misses)
+  fastify.metrics.level('token_cache_entries', 'Verified tokens in the cache now', () => verified.size)
 
   function verifyAccessToken (token: string): AuthContext {
     const key = token.slice(-CACHE_KEY_LENGTH)
     const hit = verified.get(key)
     if (hit !== undefined && hit.token === token) {
+      hits++
       if (hit.context.expiresAt > Date.now()) return hit.context
       verified.delete(key)
       throw new errors.TokenExpired()
     }
+    misses++
     if (token.length > MAX_TOKEN_LENGTH) throw new errors.InvalidToken()
     const verify = verifierFor(token)
     let claims: AccessClaims
@@ -234,4 +225,4 @@ async function tokens (fastify: FastifyInstance): Promise<void> {
   } satisfies Tokens)
 }
 
-export default fp(tokens, { name: 'tokens', fastify: '5.x', dependencies: ['config', 'keys'] })
+export default fp(tokens, { name: 'tokens', fastify: '5.x', dependencies: ['config', 'keys', 'metrics'] })

@@ -12,6 +12,8 @@ import autoload from '@fastify/autoload'
 import path from 'node:path'
 import config from '../plugins/config'
 import clock, { type Clock } from '../plugins/clock'
+import metrics from '../plugins/metrics'
+import loadShedding from '../plugins/load-shedding'
 import errorHandler, { clientErrorHandler, frameworkErrors } from '../plugins/error-handler'
 import openapi from '../plugins/openapi'
 import db from '../plugins/db'
@@ -46,6 +48,7 @@ import selfServiceUnlock from '../plugins/accounts/unlock'
 import sessionLifecycle from '../plugins/accounts/sessions'
 import clients from '../plugins/clients'
 import oauth from '../plugins/oauth'
+import revocationFeed from '../plugins/revocation-feed'
 import { formArrays } from './lib/form-arrays'
 
 export interface AppOptions {
@@ -133,7 +136,12 @@ export default async function app (fastify: FastifyInstance, opts: AppOptions): 
   // infrastructure
   await fastify.register(config, { config: opts.config })
   await fastify.register(clock, { clock: opts.clock })
-  // Rate limits first: their onRequest hook counts every request, unknown paths included, before
+  // The registry before every plugin that declares metrics on it, and before any route (each
+  // route's requests are counted by a hook given to it as it is added).
+  await fastify.register(metrics)
+  // Shedding before any other work on a request: while overloaded, refusing is the cheapest answer.
+  await fastify.register(loadShedding)
+  // Rate limits next: their onRequest hook counts every request, unknown paths included, before
   // the error handler's early answers (404, bad Host).
   await fastify.register(redis)
   await fastify.register(rateLimits)
@@ -179,6 +187,7 @@ export default async function app (fastify: FastifyInstance, opts: AppOptions): 
   await fastify.register(sessionLifecycle)
   await fastify.register(clients)
   await fastify.register(oauth)
+  await fastify.register(revocationFeed)
 
   // routes: one folder per resource; routes/autohooks.ts gives every route the guard it declares
   await fastify.register(autoload, {

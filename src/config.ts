@@ -2,6 +2,7 @@ import envSchema from 'env-schema'
 import { Type, type Static } from '@sinclair/typebox'
 import { readFileSync } from 'node:fs'
 import { parseDuration } from './lib/duration'
+import { parseAddressRules, type AddressRule } from './lib/address-list'
 import { DEFAULT_ROLES, parseRoleMap, type RoleMap } from './lib/rbac'
 
 /** Argon2id floor: OWASP's minimum (m=19 MiB, t=2, p=1). Lower values are refused. */
@@ -66,7 +67,10 @@ const EnvSchema = Type.Object({
   DOCS: StringEnum(['on', 'off'] as const, 'on'),
   SESSION_IDLE_TIMEOUT: DurationString('7d', 'a session unused this long ends'),
   REFRESH_REUSE_INTERVAL: DurationString('0', 'a spent refresh token presented again within this interval is a retry'),
-  PROPAGATION_POLL_INTERVAL: DurationString('1s', 'how often the state-change feed is polled')
+  PROPAGATION_POLL_INTERVAL: DurationString('1s', 'how often the state-change feed is polled'),
+  METRICS_ALLOW: Type.Optional(Type.String({ description: '`any`, or a comma list of addresses/CIDRs that may read /metrics besides loopback' })),
+  MAX_EVENT_LOOP_DELAY_MS: Type.Integer({ default: 1000, minimum: 0, description: 'mean event-loop delay above which requests are shed with 503; 0 turns it off' }),
+  MAX_HEAP_USED_MB: Type.Optional(Type.Integer({ minimum: 0, description: 'heap used above which requests are shed with 503; unset: 90% of the heap limit; 0 turns it off' }))
 })
 
 type Env = Static<typeof EnvSchema>
@@ -144,6 +148,13 @@ export interface Config {
   sessions: { idleTimeout: number, reuseInterval: number }
   /** seconds */
   propagation: { pollInterval: number }
+  /** Who may read /metrics besides loopback addresses: everyone, or these addresses and subnets. */
+  metrics: { allow: 'any' | AddressRule[] }
+  /**
+   * Thresholds above which requests are answered 503 (0: that check is off). `maxHeapUsedMb`
+   * undefined: 90% of the V8 heap limit.
+   */
+  loadShedding: { maxEventLoopDelayMs: number, maxHeapUsedMb?: number }
 }
 
 /** A configuration problem: its message is one line naming the variable. */
@@ -188,6 +199,14 @@ function trustProxy (value: string): boolean | number | string[] {
   const addresses = v.split(',').map((a) => a.trim()).filter(Boolean)
   if (addresses.length > 0 && addresses.every((a) => PROXY_ADDRESS.test(a))) return addresses
   throw new ConfigError(`TRUST_PROXY must be true, false, a hop count or a comma list of proxy addresses (got "${value}")`)
+}
+
+function metricsAllow (value: string | undefined): Config['metrics']['allow'] {
+  if (value === undefined) return []
+  if (value.trim().toLowerCase() === 'any') return 'any'
+  const rules = parseAddressRules(value)
+  if (rules === null) throw new ConfigError(`METRICS_ALLOW must be "any" or a comma list of addresses or CIDRs such as 10.0.0.0/8 (got "${value}")`)
+  return rules
 }
 
 /** Minimum length of KEY_ENCRYPTION_SECRET, as for JWT_SECRET. */
@@ -300,6 +319,8 @@ export function loadConfig (source: Record<string, string | undefined>): Config 
     keepAliveTimeout: duration(env, 'KEEP_ALIVE_TIMEOUT'),
     docs: env.DOCS === 'on',
     sessions: { idleTimeout: duration(env, 'SESSION_IDLE_TIMEOUT'), reuseInterval: duration(env, 'REFRESH_REUSE_INTERVAL', 0) },
-    propagation: { pollInterval: duration(env, 'PROPAGATION_POLL_INTERVAL') }
+    propagation: { pollInterval: duration(env, 'PROPAGATION_POLL_INTERVAL') },
+    metrics: { allow: metricsAllow(env.METRICS_ALLOW) },
+    loadShedding: { maxEventLoopDelayMs: env.MAX_EVENT_LOOP_DELAY_MS, maxHeapUsedMb: env.MAX_HEAP_USED_MB }
   }
 }

@@ -16,8 +16,27 @@ t.test('defaults match the contract', async (t) => {
     logLevel: 'info',
     argon2: { memoryCost: 19456, timeCost: 2, parallelism: 1 },
     sessions: { idleTimeout: 7 * 86400, reuseInterval: 0 },
-    propagation: { pollInterval: 1 }
+    propagation: { pollInterval: 1 },
+    metrics: { allow: [] },
+    loadShedding: { maxEventLoopDelayMs: 1000, maxHeapUsedMb: undefined }
   })
+})
+
+t.test('METRICS_ALLOW: any, or addresses and CIDRs of both families', async (t) => {
+  t.equal(loadConfig({ METRICS_ALLOW: 'any' }).metrics.allow, 'any')
+  t.equal(loadConfig({ METRICS_ALLOW: ' ANY ' }).metrics.allow, 'any')
+  t.same(loadConfig({ METRICS_ALLOW: '10.0.0.0/8, 192.0.2.7,fd00::/8, 2001:db8::1' }).metrics.allow, [
+    { address: '10.0.0.0', prefix: 8, family: 'ipv4' },
+    { address: '192.0.2.7', prefix: 32, family: 'ipv4' },
+    { address: 'fd00::', prefix: 8, family: 'ipv6' },
+    { address: '2001:db8::1', prefix: 128, family: 'ipv6' }
+  ])
+  t.same(loadConfig({ METRICS_ALLOW: '' }).metrics.allow, [], 'empty: loopback only')
+})
+
+t.test('load-shedding thresholds', async (t) => {
+  t.same(loadConfig({ MAX_EVENT_LOOP_DELAY_MS: '250', MAX_HEAP_USED_MB: '1536' }).loadShedding, { maxEventLoopDelayMs: 250, maxHeapUsedMb: 1536 })
+  t.same(loadConfig({ MAX_EVENT_LOOP_DELAY_MS: '0', MAX_HEAP_USED_MB: '0' }).loadShedding, { maxEventLoopDelayMs: 0, maxHeapUsedMb: 0 }, '0 turns a check off')
 })
 
 t.test('session and propagation durations', async (t) => {
@@ -66,7 +85,15 @@ t.test('a bad value is one line naming the variable', async (t) => {
     [{ SESSION_IDLE_TIMEOUT: '0' }, /^SESSION_IDLE_TIMEOUT must be a duration/],
     [{ REFRESH_REUSE_INTERVAL: '-1' }, /^REFRESH_REUSE_INTERVAL must be a duration/],
     [{ PROPAGATION_POLL_INTERVAL: '0' }, /^PROPAGATION_POLL_INTERVAL must be a duration/],
-    [{ PROPAGATION_POLL_INTERVAL: '500ms' }, /^PROPAGATION_POLL_INTERVAL must be a duration/]
+    [{ PROPAGATION_POLL_INTERVAL: '500ms' }, /^PROPAGATION_POLL_INTERVAL must be a duration/],
+    [{ METRICS_ALLOW: 'everyone' }, /^METRICS_ALLOW must be "any" or a comma list of addresses or CIDRs/],
+    [{ METRICS_ALLOW: '10.0.0.0/33' }, /^METRICS_ALLOW must be/],
+    [{ METRICS_ALLOW: '10.0.0.1, example.com' }, /^METRICS_ALLOW must be/],
+    [{ METRICS_ALLOW: 'fd00::/129' }, /^METRICS_ALLOW must be/],
+    [{ METRICS_ALLOW: ',' }, /^METRICS_ALLOW must be/],
+    [{ MAX_EVENT_LOOP_DELAY_MS: '-1' }, /^MAX_EVENT_LOOP_DELAY_MS must be >= 0/],
+    [{ MAX_EVENT_LOOP_DELAY_MS: '1s' }, /^MAX_EVENT_LOOP_DELAY_MS must be integer/],
+    [{ MAX_HEAP_USED_MB: 'lots' }, /^MAX_HEAP_USED_MB must be integer/]
   ]
   for (const [env, message] of cases) {
     t.throws(() => loadConfig(env), ConfigError, JSON.stringify(env))

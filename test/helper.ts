@@ -2,6 +2,7 @@ import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastif
 import { importPKCS8, SignJWT, type JWTPayload } from 'jose'
 import configPlugin from '../plugins/config'
 import clockPlugin from '../plugins/clock'
+import metricsPlugin from '../plugins/metrics'
 import dbPlugin from '../plugins/db'
 import { buildApp, type AppOptions } from '../src/app'
 import { loadConfig } from '../src/config'
@@ -14,10 +15,17 @@ export interface Teardown {
 
 export const PASSWORD = 'correct horse battery staple'
 
+/**
+ * Settings of every test instance unless a test gives its own: quiet, and no shedding for
+ * event-loop delay (several apps start in one test process on a busy machine; the tests of
+ * load shedding set their thresholds).
+ */
+export const TEST_ENV = { LOG_LEVEL: 'silent', MAX_EVENT_LOOP_DELAY_MS: '0' }
+
 /** A fresh Warden on a database of its own, closed (and the database dropped) after the test. */
 export async function build (t: Teardown, env: Record<string, string> = {}, overrides: FastifyServerOptions = {}, options: Pick<AppOptions, 'clock'> = {}): Promise<FastifyInstance> {
   const mongodbUri = env.MONGODB_URI ?? testDatabaseUri()
-  const config = loadConfig({ LOG_LEVEL: 'silent', ...env })
+  const config = loadConfig({ ...TEST_ENV, ...env })
   const app = await buildApp({ config, mongodbUri, ...options }, overrides)
   t.teardown(async () => {
     await app.close()
@@ -82,13 +90,14 @@ export async function forge (app: FastifyInstance, claims: JWTPayload, header: R
 }
 
 /**
- * A bare Fastify with only the configuration and clock plugins (and, when `withDatabase`, the db plugin on a
+ * A bare Fastify with only the configuration, clock and metrics plugins (and, when `withDatabase`, the db plugin on a
  * database of its own): for testing one plugin alone, as it would be registered by the app.
  */
 export async function bare (t: Teardown, env: Record<string, string> = {}, database: boolean | string = false): Promise<FastifyInstance> {
   const app = Fastify({ logger: false })
-  await app.register(configPlugin, { config: loadConfig({ LOG_LEVEL: 'silent', ...env }) })
+  await app.register(configPlugin, { config: loadConfig({ ...TEST_ENV, ...env }) })
   await app.register(clockPlugin)
+  await app.register(metricsPlugin)
   if (database !== false) {
     // a database of its own, or the one named (shared with another instance of the test)
     const uri = database === true ? testDatabaseUri() : database

@@ -41,7 +41,8 @@ function track (child: ChildProcess): ChildProcess {
   return child
 }
 
-async function stop (child: ChildProcess): Promise<void> {
+/** Stops a process started here (SIGTERM; SIGKILL after 10 s) and waits for its exit. */
+export async function stop (child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return
   const exited = once(child, 'exit')
   child.kill('SIGTERM')
@@ -55,12 +56,15 @@ export interface RunningServer {
   child: ChildProcess
 }
 
-/** A Warden server process (src/server.ts) with `env`, ready (GET /health/ready), stopped (SIGTERM) after the test. */
+/**
+ * A Warden server process (src/server.ts) with `env`, ready (GET /health/ready), stopped (SIGTERM)
+ * after the test. On a free port unless `env.PORT` names one (to start it again where it was).
+ */
 export async function startWarden (t: Teardown, env: Record<string, string>): Promise<RunningServer> {
-  const port = await freePort()
+  const port = env.PORT ?? String(await freePort())
   const child = track(spawn(process.execPath, [...LOADER, 'src/server.ts'], {
     cwd: ROOT,
-    env: { ...process.env, LOG_LEVEL: 'warn', ...env, PORT: String(port), HOST: '127.0.0.1' },
+    env: { ...process.env, LOG_LEVEL: 'warn', MAX_EVENT_LOOP_DELAY_MS: '0', ...env, PORT: port, HOST: '127.0.0.1' },
     stdio: ['ignore', 'inherit', 'inherit']
   }))
   t.teardown(() => stop(child))

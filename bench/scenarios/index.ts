@@ -8,6 +8,7 @@ import verify from './verify'
 import verifyRevocations from './verify-revocations'
 import usersMe from './users-me'
 import peer from './peer'
+import relying from './relying'
 import login from './login'
 import loginEnumeration from './login-enumeration'
 import memoryStart from './memory-start'
@@ -21,6 +22,7 @@ export const SCENARIOS: ReadonlyArray<{ name: string, create: ScenarioFactory }>
   { name: 'verify-revocations', create: verifyRevocations },
   { name: 'users-me', create: usersMe },
   { name: 'peer', create: peer },
+  { name: 'relying', create: relying },
   { name: 'login', create: login },
   { name: 'login-enumeration', create: loginEnumeration },
   { name: 'memory-start', create: memoryStart },

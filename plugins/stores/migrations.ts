@@ -1,7 +1,7 @@
 import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
 import { migrationModel } from '../../src/models/migration'
-import '../db'
+import { isDuplicateKey } from '../db'
 
 export interface MigrationsStore {
   /**
@@ -25,7 +25,12 @@ async function migrationsStore (fastify: FastifyInstance): Promise<void> {
     async once (name: string, migrate: () => Promise<void>) {
       if (await model.exists({ _id: name }) !== null) return
       await migrate()
-      await model.updateOne({ _id: name }, { $setOnInsert: { done_at: new Date() } }, { upsert: true })
+      try {
+        await model.updateOne({ _id: name }, { $setOnInsert: { done_at: new Date() } }, { upsert: true })
+      } catch (err) {
+        // another instance, starting at the same time, recorded it first
+        if (!isDuplicateKey(err)) throw err
+      }
     }
   } satisfies MigrationsStore)
 }

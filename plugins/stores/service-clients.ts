@@ -1,7 +1,7 @@
 import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
 import { serviceClientModel } from '../../src/models/service-client'
-import '../db'
+import { isDuplicateKey } from '../db'
 
 export interface ServiceClientRecord {
   id: string
@@ -49,7 +49,7 @@ async function serviceClientsStore (fastify: FastifyInstance): Promise<void> {
         const doc = await model.create({ _id: client.id, name: client.name, secret_hash: client.secretHash })
         return toRecord(doc.toObject() as ClientDoc)
       } catch (err) {
-        if ((err as { code?: number }).code === 11000) return false
+        if (isDuplicateKey(err)) return false
         throw err
       }
     },

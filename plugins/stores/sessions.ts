@@ -7,7 +7,7 @@ import { sessionModel } from '../../src/models/session'
 import { refreshTokenModel, spentRefreshTokenModel } from '../../src/models/refresh-token'
 import '../clock'
 import '../config'
-import '../db'
+import { isDuplicateKey } from '../db'
 
 export interface SessionRecord {
   id: string
@@ -113,7 +113,6 @@ function toRecord (doc: SessionDoc): SessionRecord {
   }
 }
 
-const DUPLICATE_KEY = 11000
 
 const PROJECTION = { refresh_token_hash: 0, previous_refresh_token_hash: 0 }
 
@@ -200,7 +199,7 @@ async function sessionsStore (fastify: FastifyInstance): Promise<void> {
       try {
         await spentTokens.create({ _id: spent, session_id: session.id, spent_at: now, expires_at: session.expiresAt })
       } catch (err) {
-        if ((err as { code?: number }).code === DUPLICATE_KEY) return null
+        if (isDuplicateKey(err)) return null
         throw err
       }
       const next = await issue(session)

@@ -7,7 +7,7 @@ import type { KeyState } from '../../src/lib/key-lifecycle'
 import { openKey, sealKey, SealedKeyError, type DerivedKeyCache, type SealedKey } from '../../src/lib/sealed-key'
 import { signingKeyModel } from '../../src/models/signing-key'
 import '../config'
-import '../db'
+import { isDuplicateKey } from '../db'
 
 /** A signing key without its private part. */
 export interface SigningKeyRecord {
@@ -135,7 +135,7 @@ async function signingKeysStore (fastify: FastifyInstance): Promise<void> {
         })
         return true
       } catch (err) {
-        if ((err as { code?: number }).code === 11000) return false
+        if (isDuplicateKey(err)) return false
         throw err
       }
     },

@@ -36,6 +36,12 @@ export interface StateChangesStore {
    * first. The feed keeps a change for FEED_RETENTION_SECONDS.
    */
   since(since: Date): Promise<StateChange[]>
+  /**
+   * The changes posted on the feed from a little before the change `id` was posted (the
+   * overlap a poll uses, so that changes posted around it by other instances are not missed),
+   * oldest first; null when `id` is not on the feed (unknown, or older than the feed keeps).
+   */
+  after(id: string, overlapMs: number): Promise<StateChange[] | null>
   /** The database server's clock, which stamps the feed: a poll's cursor is read from it. */
   serverTime(): Promise<Date>
   /** Every change that still matters at `now`, oldest first: what an instance loads at start. */
@@ -111,6 +117,12 @@ async function stateChangesStore (fastify: FastifyInstance): Promise<void> {
     async since (since: Date) {
       const docs = await feed.find({ posted_at: trusted({ $gte: since }) }).sort({ posted_at: 1, _id: 1 }).lean<ChangeDoc[]>()
       return docs.map(toChange)
+    },
+    async after (id: string, overlapMs: number) {
+      if (!Types.ObjectId.isValid(id) || String(new Types.ObjectId(id)) !== id) return null
+      const posted = await feed.findById(id, { posted_at: 1 }).lean<{ posted_at?: Date }>()
+      if (posted?.posted_at == null) return null
+      return this.since(new Date(posted.posted_at.getTime() - overlapMs))
     },
     async serverTime () {
       const hello = await fastify.db.connection.db?.command({ hello: 1 })

@@ -4,7 +4,7 @@ import type { FastifyInstance } from 'fastify'
 import { errors } from '../../src/errors'
 import { userModel } from '../../src/models/user'
 import { oneAtATime } from '../../src/lib/one-at-a-time'
-import '../db'
+import { isDuplicateKey } from '../db'
 
 /** A user as the services see it (the document without MongoDB's shapes). */
 export interface UserRecord {
@@ -162,7 +162,6 @@ function toRecord (doc: UserDoc): UserRecord {
   }
 }
 
-const DUPLICATE_KEY = 11000
 
 /** A literal string as a regular expression. */
 const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
@@ -194,7 +193,7 @@ async function usersStore (fastify: FastifyInstance): Promise<void> {
         })
         return toRecord(doc.toObject() as UserDoc)
       } catch (err) {
-        if ((err as { code?: number }).code === DUPLICATE_KEY) throw new errors.UsernameTaken()
+        if (isDuplicateKey(err)) throw new errors.UsernameTaken()
         throw err
       }
     },
@@ -220,7 +219,7 @@ async function usersStore (fastify: FastifyInstance): Promise<void> {
         try {
           await model.updateOne({ _id: user._id }, { $set: { username_key: key, username_skeleton: skeleton } })
         } catch (err) {
-          if ((err as { code?: number }).code !== DUPLICATE_KEY) throw err
+          if (!isDuplicateKey(err)) throw err
           collided(String(user._id))
         }
       }

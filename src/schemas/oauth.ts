@@ -28,3 +28,7 @@ export const RevokeBody = Type.Object({
 
 /** HTTP Basic client authentication, for the OpenAPI document. */
 export const clientBasic = [{ clientBasic: [] }]
+
+export const FeedHeaders = Type.Object({
+  'last-event-id': Type.Optional(Type.String({ maxLength: 64, description: 'The id of the last change received: resume after it' }))
+})

@@ -9,7 +9,7 @@ import fp from 'fastify-plugin'
 import app, { serverOptions } from '../../src/app'
 import { loadConfig } from '../../src/config'
 import { testDatabaseUri, dropTestDatabase } from '../db'
-import { bearer, login, register, PASSWORD } from '../helper'
+import { bearer, login, register, PASSWORD, TEST_ENV } from '../helper'
 import { ROOT } from '../admin'
 
 type Who = 'anonymous' | 'user' | 'admin'
@@ -59,8 +59,11 @@ const MATRIX: Line[] = [
   // service-client routes: a bearer token is not a client credential
   ['POST', '/oauth/introspect', 401, 401, 401, { payload: { token: 'x' } }],
   ['POST', '/oauth/revoke', 200, 200, 200, { payload: { token: 'not-a-token' } }],
+  ['GET', '/oauth/revocations', 401, 401, 401],
   ['GET', '/health/live', 200, 200, 200],
   ['GET', '/health/ready', 200, 200, 200],
+  // loopback (as inject calls from) reads the metrics, token or not
+  ['GET', '/metrics', 200, 200, 200],
   ['GET', '/docs', 200, 200, 200],
   ['HEAD', '/docs/', 200, 200, 200],
   ['GET', '/docs/json', 200, 200, 200],
@@ -76,7 +79,7 @@ const MATRIX: Line[] = [
 const key = (method: string, url: string) => `${method} ${url}`
 
 t.test('every route answers anonymous callers, plain users and admins as the matrix says', async (t) => {
-  const config = loadConfig({ LOG_LEVEL: 'silent', ADMIN_USERNAME: ROOT.username, ADMIN_PASSWORD: ROOT.password })
+  const config = loadConfig({ ...TEST_ENV, ADMIN_USERNAME: ROOT.username, ADMIN_PASSWORD: ROOT.password })
   const mongodbUri = testDatabaseUri()
   const fastify = Fastify(serverOptions(config))
   const routes = new Set<string>()

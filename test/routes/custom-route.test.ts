@@ -8,14 +8,14 @@ import { join } from 'node:path'
 import warden, { serverOptions } from '../../src/app'
 import { loadConfig } from '../../src/config'
 import { testDatabaseUri, dropTestDatabase } from '../db'
-import { bearer, login, register } from '../helper'
+import { bearer, login, register, TEST_ENV } from '../helper'
 import { ROOT, createUser } from '../admin'
 
 t.test('a route of another team, guarded by a permission from RBAC_FILE', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'warden-rbac-'))
   const mongodbUri = testDatabaseUri()
   writeFileSync(join(dir, 'rbac.yaml'), 'admin: ["admin:*", "reports:*"]\nuser: []\nanalyst: ["reports:read"]\n')
-  const config = loadConfig({ LOG_LEVEL: 'silent', RBAC_FILE: join(dir, 'rbac.yaml'), ADMIN_USERNAME: ROOT.username, ADMIN_PASSWORD: ROOT.password })
+  const config = loadConfig({ ...TEST_ENV, RBAC_FILE: join(dir, 'rbac.yaml'), ADMIN_USERNAME: ROOT.username, ADMIN_PASSWORD: ROOT.password })
 
   // As in the README:
   const app = Fastify(serverOptions(config))

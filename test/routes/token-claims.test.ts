@@ -1,20 +1,11 @@
 import t, { type Test } from 'tap'
-import { createSign } from 'node:crypto'
 import type { FastifyInstance } from 'fastify'
 import { build, signUp, bearer, forge } from '../helper'
+import { signRaw } from '../forged-tokens'
 import { loadConfig } from '../../src/config'
 
 const YEAR = 365 * 86400
 const now = (): number => Math.floor(Date.now() / 1000)
-
-/** Signs any header and payload with Warden's RS256 key, with no library second-guessing them. */
-async function signRaw (app: FastifyInstance, header: Record<string, unknown>, payload: Record<string, unknown>): Promise<string> {
-  const key = await app.signingKeys.get(app.tokens.kid)
-  if (key === null || key.privatePem === null) throw new Error('no signing key')
-  const encode = (part: unknown) => Buffer.from(JSON.stringify(part)).toString('base64url')
-  const input = `${encode({ alg: 'RS256', typ: 'at+jwt', kid: key.kid, ...header })}.${encode(payload)}`
-  return `${input}.${createSign('RSA-SHA256').update(input).sign(key.privatePem as string).toString('base64url')}`
-}
 
 async function refused (t: Test, app: FastifyInstance, token: string, name: string): Promise<void> {
   for (const url of ['/auth/verify', '/users/me']) {
