@@ -33,7 +33,7 @@ export const UserPage = Type.Object({
 })
 
 export const UserListQuery = Type.Object({
-  limit: Type.Integer({ minimum: 1, maximum: MAX_PAGE_SIZE, default: DEFAULT_PAGE_SIZE }),
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_PAGE_SIZE, default: DEFAULT_PAGE_SIZE, description: 'Page size' })),
   cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 512, description: 'next_cursor of the previous page' })),
   q: Type.Optional(Type.String({ maxLength: 256, description: 'Part of the username, compared case-insensitively' })),
   locked: Type.Optional(Type.Boolean({ description: 'true: locked accounts only; false: unlocked only' })),
