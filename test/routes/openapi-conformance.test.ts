@@ -1,10 +1,11 @@
 import t from 'tap'
 import type { FastifyInstance } from 'fastify'
-import { build, bearer, signUp, PASSWORD } from '../helper'
+import { basic, build, bearer, signUp, PASSWORD } from '../helper'
 import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from '../../src/lib/password-policy'
 import { USERNAME_MAX_LENGTH, USERNAME_MIN_LENGTH } from '../../src/lib/username'
 import { EMAIL_MAX_LENGTH, EMAIL_PATTERN } from '../../src/lib/email'
 import { as, buildWithAdmin, createUser } from '../admin'
+import { listening, readEvents } from '../relying'
 
 /**
  * What the API fuzz suite (test/fuzz/run.sh, Schemathesis) checks, held here case by case:
@@ -172,4 +173,39 @@ t.test('an e-mail address is what the documented pattern says: one the schema ad
   t.equal(nulled.json().email, null)
   const text = await as(app, admin.token)({ method: 'PATCH', url: `/admin/users/${id}`, headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: 'email=null' })
   t.equal(text.statusCode, 400, 'a form sends the text "null", not an address')
+})
+
+t.test('a page size with a default is an optional query parameter, and a request without it is answered', async (t) => {
+  const { app, admin } = await buildWithAdmin(t)
+  const paths = await documentOf(app)
+  const limit = (paths['/admin/users'].get.parameters as Array<{ in: string, name: string, required?: boolean }>).find((p) => p.in === 'query' && p.name === 'limit')
+  t.ok(limit, 'limit is documented')
+  t.notOk(limit?.required, 'and optional')
+  const res = await as(app, admin.token)({ url: '/admin/users' })
+  t.equal(res.statusCode, 200)
+})
+
+t.test('the revocation feed documents each of its events, and the events it sends match', async (t) => {
+  const w = await listening(t)
+  const doc = (await w.app.inject({ url: '/docs/json' })).json()
+  const schema = doc.paths['/oauth/revocations'].get.responses['200'].content['text/event-stream'].schema
+  t.equal(schema.type, 'object', 'one event, as an SSE parser gives it')
+  for (const status of ['401', '503']) {
+    t.same(Object.keys(doc.paths['/oauth/revocations'].get.responses[status].content), ['application/json'], `${status} in JSON, as it is sent`)
+  }
+  t.same([...schema.required].sort(), ['data', 'event'])
+  t.equal(schema.properties.data.type, 'string')
+  t.equal(schema.properties.id.type, 'string')
+  const names = (schema.properties.event.anyOf as Array<{ enum?: string[], const?: string }>).flatMap((s) => s.enum ?? [s.const])
+  t.same(names, ['snapshot', 'resumed', 'change'])
+  const { user } = await signUp(w.app)
+  const { events } = await readEvents(`${w.url}/oauth/revocations`, basic(w.client.client_id, w.client.client_secret), (events) => {
+    if (events.length === 1) void w.app.accountState.lock(user.id, { reason: 'admin' })
+    return events.some((e) => e.event === 'change')
+  })
+  t.same(events.map((e) => e.event).slice(0, 2), ['snapshot', 'change'])
+  for (const e of events) {
+    t.ok(names.includes(e.event), `${e.event} is a documented event`)
+    if (e.event === 'change') t.type(e.id, 'string', 'a change has its id')
+  }
 })
