@@ -43,10 +43,25 @@ stream_seconds="${FUZZ_STREAM_SECONDS:-3}"
 log() { echo "fuzz: $*"; }
 
 # --- Schemathesis ------------------------------------------------------------
+# The newest Python 3 that runs here, or FUZZ_PYTHON. Before 3.13, CPython keeps the AST
+# constructor's recursion count per interpreter, so two threads in ast.parse at once (Hypothesis
+# does it, under `st run --workers 2`) can fail with "SystemError: AST constructor recursion depth
+# mismatch" (CPython gh-106905): an older Python runs one worker.
+python="${FUZZ_PYTHON:-}"
+if [[ -z $python ]]; then
+  for candidate in python3.14 python3.13 python3; do
+    "$candidate" -c 'import sys' >/dev/null 2>&1 && { python="$candidate"; break; }
+  done
+fi
+workers=2
+"$python" -c 'import sys; sys.exit(sys.version_info < (3, 13))' || workers=1
+python_version="$("$python" -c 'import sys; print(sys.version.split()[0])')"
 venv="${FUZZ_VENV:-$ROOT/.venv-fuzz}"
-if [[ "$("$venv/bin/st" --version 2>/dev/null || true)" != *"$SCHEMATHESIS_VERSION"* ]]; then
-  log "installing schemathesis $SCHEMATHESIS_VERSION into $venv"
-  python3 -m venv "$venv"
+if [[ "$("$venv/bin/st" --version 2>/dev/null || true)" != *"$SCHEMATHESIS_VERSION"* ||
+      "$("$venv/bin/python" -c 'import sys; print(sys.version.split()[0])' 2>/dev/null || true)" != "$python_version" ]]; then
+  log "installing schemathesis $SCHEMATHESIS_VERSION into $venv (Python $python_version)"
+  rm -rf "$venv"
+  "$python" -m venv "$venv"
   "$venv/bin/pip" install --quiet --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
 fi
 
@@ -133,9 +148,9 @@ run() { # run <label> <username> <password> <st filter options...>
   local label="$1"
   export FUZZ_BEARER_USERNAME="$2" FUZZ_BEARER_PASSWORD="$3"
   shift 3
-  log "st run ($label): $max_examples examples per operation"
+  log "st run ($label): $max_examples examples per operation, $workers worker(s) (Python $python_version)"
   PYTHONPATH="$ROOT/test/fuzz" SCHEMATHESIS_HOOKS=hooks "$venv/bin/st" --config-file "$config" run "$base/docs/json" \
-    --workers 2 --max-examples "$max_examples" \
+    --workers "$workers" --max-examples "$max_examples" \
     --request-timeout 10 --no-color \
     --report junit --report-junit-path "$work/$label.xml" \
     "$@" "${extra[@]}" || failed=1
