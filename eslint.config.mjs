@@ -2,7 +2,7 @@ import js from '@eslint/js'
 import tseslint from 'typescript-eslint'
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', '.data/', '.tap/', 'bench/results/', '.venv-examples/'] },
+  { ignores: ['dist/', 'node_modules/', '.data/', '.tap/', 'bench/results/', '.venv-fuzz/', '.venv-examples/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

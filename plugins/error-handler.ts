@@ -2,10 +2,14 @@ import fp from 'fastify-plugin'
 import FindMyWay, { type HTTPMethod } from 'find-my-way'
 import { STATUS_CODES } from 'node:http'
 import type { Socket } from 'node:net'
-import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest, FastifySchema } from 'fastify'
+import { Type } from '@sinclair/typebox'
 import { errors, retryAfterOf, wireCode, wwwAuthenticate } from '../src/errors'
 import { repeatsHeader } from '../src/lib/raw-headers'
 import { ErrorResponse } from '../src/schemas/common'
+
+/** The request parts a route schema may validate (a mismatch is a 400). */
+const VALIDATED_PARTS = ['body', 'querystring', 'params', 'headers'] as const
 
 /** Fastify's own client errors, by code, and the wire code Warden answers them with. */
 const FASTIFY_CLIENT_ERRORS: Record<string, string> = {
@@ -90,6 +94,16 @@ export function frameworkErrors (error: FastifyError, request: FastifyRequest, r
  */
 async function errorHandler (fastify: FastifyInstance): Promise<void> {
   fastify.addSchema(ErrorResponse)
+
+  // A route that validates a part of the request answers 400 validation_error when it does not
+  // match: that answer is in its documented responses whether or not the route lists it.
+  fastify.addHook('onRoute', function (route) {
+    const schema = route.schema as (FastifySchema & { response?: Record<string, unknown> }) | undefined
+    if (schema?.response === undefined || !VALIDATED_PARTS.some((part) => schema[part] !== undefined)) return
+    if (schema.response['400'] === undefined && schema.response['4xx'] === undefined) {
+      schema.response = { ...schema.response, 400: Type.Ref(ErrorResponse) }
+    }
+  })
 
   fastify.setErrorHandler(function (error: FastifyError, request: FastifyRequest, reply: FastifyReply) {
     const { status, code, message } = describe(error)

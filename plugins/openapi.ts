@@ -4,10 +4,67 @@ import swaggerUi from '@fastify/swagger-ui'
 import helmet from '@fastify/helmet'
 import type { FastifyInstance } from 'fastify'
 import { version } from '../package.json'
+import { OPTIONAL_BODY } from '../src/schemas/common'
 import './config'
 
+interface DocumentOperation {
+  [OPTIONAL_BODY]?: boolean
+  requestBody?: { required?: boolean, content?: Record<string, { schema?: Schema & { additionalProperties?: unknown } }> }
+}
+
+const FORM = 'application/x-www-form-urlencoded'
+
+interface Schema { anyOf?: Schema[], nullable?: boolean, enum?: unknown[], properties?: Record<string, Schema>, items?: Schema, description?: string }
+
+/**
+ * A form field is text: form encoding has no null, and `null` sent there is the string "null". The
+ * form-encoded body therefore documents its properties without their null alternative (a JSON
+ * body can still send null where its schema allows it).
+ */
+function withoutNull (schema: Schema): Schema {
+  if (schema.anyOf !== undefined) {
+    const rest = schema.anyOf.filter((s) => !(s.nullable === true && s.enum?.length === 1 && s.enum[0] === null))
+    if (rest.length < schema.anyOf.length) {
+      schema.description = schema.description === undefined ? 'A form cannot send null' : `${schema.description}; a form cannot send null`
+    }
+    if (rest.length === 1) {
+      const { anyOf: _, ...own } = schema
+      schema = { ...rest[0], ...own }
+    } else {
+      schema.anyOf = rest
+    }
+  }
+  delete schema.nullable
+  for (const [name, property] of Object.entries(schema.properties ?? {})) (schema.properties as Record<string, Schema>)[name] = withoutNull(property)
+  if (schema.items !== undefined) schema.items = withoutNull(schema.items)
+  return schema
+}
+
+/**
+ * The document says what the service accepts: a body marked optional may be left out, and the
+ * unknown properties of a body are stripped (Ajv's removeAdditional, src/app.ts), not refused, so
+ * its schema does not say `additionalProperties: false`.
+ */
+function describeBodies (document: { paths?: Record<string, Record<string, DocumentOperation>> }): void {
+  for (const ops of Object.values(document.paths ?? {})) {
+    for (const op of Object.values(ops)) {
+      if (op[OPTIONAL_BODY] === true && op.requestBody !== undefined) op.requestBody.required = false
+      delete op[OPTIONAL_BODY]
+      const content = op.requestBody?.content ?? {}
+      for (const media of Object.values(content)) {
+        if (media.schema?.additionalProperties !== false) continue
+        delete media.schema.additionalProperties
+        media.schema.description ??= 'Unknown properties are ignored'
+      }
+      const form = content[FORM]
+      // A media object of its own: the generator may share one between the content types.
+      if (form?.schema !== undefined) content[FORM] = { ...form, schema: withoutNull(structuredClone(form.schema)) }
+    }
+  }
+}
+
 /** The body types every route accepts (JSON, and forms through @fastify/formbody). */
-const BODY_CONTENT_TYPES = ['application/json', 'application/x-www-form-urlencoded']
+const BODY_CONTENT_TYPES = ['application/json', FORM]
 
 /** The OpenAPI 3 document, generated from the route schemas, at /docs/json; its UI at /docs. */
 async function openapi (fastify: FastifyInstance): Promise<void> {
@@ -16,6 +73,11 @@ async function openapi (fastify: FastifyInstance): Promise<void> {
     transform ({ schema, url }) {
       if (schema?.body === undefined || (schema as { consumes?: string[] }).consumes !== undefined) return { schema, url }
       return { schema: { ...schema, consumes: BODY_CONTENT_TYPES } as typeof schema, url }
+    },
+    transformObject (documentObject) {
+      const document = 'openapiObject' in documentObject ? documentObject.openapiObject : documentObject.swaggerObject
+      describeBodies(document as Parameters<typeof describeBodies>[0])
+      return document
     },
     openapi: {
       openapi: '3.0.3',

@@ -56,8 +56,16 @@ const loginEventsAdmin: FastifyPluginAsyncTypebox = async (fastify) => {
         'that a spreadsheet would run as a formula (starting with = + - @) is prefixed with a single quote.',
       security: bearer,
       querystring: ExportQuery,
-      produces: [CONTENT_TYPES.ndjson, CONTENT_TYPES.csv],
-      response: responses({ 200: Type.String({ description: 'One event per line (CSV: a header line first)' }) }, 400, 401, 403)
+      // The export's own types for its 200 only: its errors are JSON, like every other route's.
+      response: responses({
+        200: Type.Unsafe<string>({
+          description: 'One event per line (CSV: a header line first)',
+          content: {
+            [CONTENT_TYPES.ndjson]: { schema: Type.String() },
+            [CONTENT_TYPES.csv]: { schema: Type.String() }
+          }
+        })
+      }, 400, 401, 403)
     }
   }, async (request, reply) => {
     // The type provider decodes the enum parameters as unknown; their schema has checked them.

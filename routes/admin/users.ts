@@ -3,7 +3,7 @@ import type { FastifyRequest } from 'fastify'
 import { originOf } from '../../src/lib/origin'
 import { ADMIN_PERMISSIONS as can } from '../../src/lib/rbac'
 import { AdminUser, CreateUserBody, LockBody, UpdateUserBody, UserListQuery, UserPage, UserParams } from '../../src/schemas/admin'
-import { bearer, Empty, responses } from '../../src/schemas/common'
+import { bearer, Empty, OPTIONAL_BODY, responses } from '../../src/schemas/common'
 import type { Actor } from '../../plugins/accounts/administration'
 
 /** The signed-in administrator, as the actor of what they do. */
@@ -92,6 +92,7 @@ const users: FastifyPluginAsyncTypebox = async (fastify) => {
       security: bearer,
       params: UserParams,
       body: LockBody,
+      [OPTIONAL_BODY]: true,
       response: responses({ 200: AdminUser }, 400, 401, 403, 404, 409)
     },
     // Both fields are optional, so no body at all is a lock without note or end.

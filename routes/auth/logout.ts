@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { originOf } from '../../src/lib/origin'
 import { LogoutBody } from '../../src/schemas/sessions'
-import { Empty, bearer, responses } from '../../src/schemas/common'
+import { Empty, OPTIONAL_BODY, bearer, responses } from '../../src/schemas/common'
 
 const logout: FastifyPluginAsyncTypebox = async (fastify) => {
   const { sessionLifecycle } = fastify
@@ -15,6 +15,7 @@ const logout: FastifyPluginAsyncTypebox = async (fastify) => {
         'A `refresh_token`, when sent, must belong to the same session.',
       security: bearer,
       body: LogoutBody,
+      [OPTIONAL_BODY]: true,
       response: responses({ 204: Empty }, 400, 401, 403)
     },
     // The body is optional: no body is an empty one.

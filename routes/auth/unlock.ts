@@ -56,8 +56,8 @@ const unlock: FastifyPluginAsyncTypebox = async (fastify) => {
       tags: ['auth'],
       summary: 'The page an unlock link opens (a button that posts its token)',
       querystring: Type.Object({ token: Type.Optional(Type.String({ maxLength: 256 })) }),
-      produces: ['text/html'],
-      response: { 200: { type: 'string', description: 'HTML page' } }
+      // HTML for its 200 only: a token that does not fit is answered 400 in JSON, like every other route.
+      response: responses({ 200: Type.Unsafe<string>({ description: 'HTML page', content: { 'text/html; charset=utf-8': { schema: Type.String() } } }) }, 400)
     }
   }, async (request, reply) => {
     return reply

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import { responses } from '../../src/schemas/common'
-import { clientBasic, FeedHeaders } from '../../src/schemas/oauth'
+import { clientBasic, FeedEvent, FeedHeaders } from '../../src/schemas/oauth'
 import { HEARTBEAT_MS } from '../../plugins/revocation-feed'
 
 /**
@@ -24,8 +24,8 @@ const revocations: FastifyPluginAsyncTypebox = async (fastify) => {
         `A comment line is sent every ${HEARTBEAT_MS / 1000} s.`,
       security: clientBasic,
       headers: FeedHeaders,
-      produces: ['text/event-stream'],
-      response: responses({ 200: Type.String({ description: 'Server-Sent Events' }) }, 401, 503)
+      // An event stream for its 200 only: the 401 and 503 are JSON, like every other route's.
+      response: responses({ 200: Type.Unsafe<string>({ description: 'Server-Sent Events', content: { 'text/event-stream': { schema: FeedEvent } } }) }, 401, 503)
     }
   }, async (request, reply) => {
     await fastify.revocationFeed.serve(reply, request.headers['last-event-id'])

@@ -1,5 +1,6 @@
 import { Option, type Command } from 'commander'
 import { parseDuration } from '../lib/duration'
+import { isEmail } from '../lib/email'
 import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from '../schemas/admin'
 import type { AdminUser, UserPage } from '../../plugins/accounts/administration'
 import { CLI_ACTOR, cliOrigin, print, readStdin, UsageError, withWarden } from './context'
@@ -37,6 +38,12 @@ function positiveInteger (value: string): number {
   return n
 }
 
+/** --email: the addresses the API's schemas take (src/lib/email.ts). */
+function emailAddress (value: string): string {
+  if (!isEmail(value)) throw new UsageError(`--email must be an e-mail address such as alice@example.com (got "${value}")`)
+  return value
+}
+
 /** The end of a lock from --until (ISO 8601) or --for (a duration); undefined: until unlocked. */
 function lockEnd (opts: { until?: string, for?: string }): Date | undefined {
   if (opts.until !== undefined) {
@@ -72,7 +79,7 @@ Examples:
     .requiredOption('--username <username>', 'login name')
     .requiredOption('--password-stdin', 'read the password from standard input')
     .option('--role <role...>', 'roles to grant besides user (repeatable)')
-    .option('--email <email>', 'e-mail address')
+    .option('--email <email>', 'e-mail address', emailAddress)
     .option('--json', 'machine-readable output (the default for this command)')
     .action(async (opts: { username: string, role?: string[], email?: string }) => {
       const password = await readStdin()

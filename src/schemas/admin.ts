@@ -1,5 +1,7 @@
 import { Type } from '@sinclair/typebox'
-import { PASSWORD_MAX_LENGTH } from '../lib/password-policy'
+import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from '../lib/password-policy'
+import { USERNAME_MAX_LENGTH, USERNAME_MIN_LENGTH } from '../lib/username'
+import { Email } from './common'
 
 export const DEFAULT_PAGE_SIZE = 50
 export const MAX_PAGE_SIZE = 200
@@ -31,7 +33,7 @@ export const UserPage = Type.Object({
 })
 
 export const UserListQuery = Type.Object({
-  limit: Type.Integer({ minimum: 1, maximum: MAX_PAGE_SIZE, default: DEFAULT_PAGE_SIZE }),
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_PAGE_SIZE, default: DEFAULT_PAGE_SIZE, description: 'Page size' })),
   cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 512, description: 'next_cursor of the previous page' })),
   q: Type.Optional(Type.String({ maxLength: 256, description: 'Part of the username, compared case-insensitively' })),
   locked: Type.Optional(Type.Boolean({ description: 'true: locked accounts only; false: unlocked only' })),
@@ -43,15 +45,16 @@ export const UserParams = Type.Object({
 })
 
 export const CreateUserBody = Type.Object({
-  username: Type.String({ minLength: 1, maxLength: 256 }),
-  password: Type.String({ minLength: 1, maxLength: PASSWORD_MAX_LENGTH * 4 }),
-  email: Type.Optional(Type.String({ format: 'email', maxLength: 320 })),
+  // The length bounds of the username rules and the password policy, as at registration.
+  username: Type.String({ minLength: USERNAME_MIN_LENGTH, maxLength: USERNAME_MAX_LENGTH }),
+  password: Type.String({ minLength: PASSWORD_MIN_LENGTH, maxLength: PASSWORD_MAX_LENGTH }),
+  email: Type.Optional(Email),
   roles: Type.Optional(Roles)
 }, { additionalProperties: false })
 
 export const UpdateUserBody = Type.Object({
   roles: Type.Optional(Roles),
-  email: Type.Optional(Type.Union([Type.String({ format: 'email', maxLength: 320 }), Type.Null()], { description: 'null removes it' }))
+  email: Type.Optional(Type.Union([Email, Type.Null()], { description: 'null removes it' }))
 }, { additionalProperties: false })
 
 export const LockBody = Type.Object({

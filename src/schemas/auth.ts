@@ -1,6 +1,7 @@
 import { Type } from '@sinclair/typebox'
 import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from '../lib/password-policy'
 import { USERNAME_MAX_LENGTH, USERNAME_MIN_LENGTH } from '../lib/username'
+import { Email } from './common'
 
 /** The bounds of the username rules (src/lib/username.ts); the rules themselves give the precise answer. */
 const Username = Type.String({
@@ -17,7 +18,7 @@ export const RegisterBody = Type.Object({
     maxLength: PASSWORD_MAX_LENGTH,
     description: `${PASSWORD_MIN_LENGTH} to ${PASSWORD_MAX_LENGTH} characters, not the username, not a common password`
   }),
-  email: Type.Optional(Type.String({ format: 'email', maxLength: 320 }))
+  email: Type.Optional(Email)
 }, { additionalProperties: false })
 
 export const LoginBody = Type.Object({

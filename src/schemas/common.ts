@@ -1,4 +1,5 @@
 import { Type, type TSchema } from '@sinclair/typebox'
+import { EMAIL_MAX_LENGTH, EMAIL_PATTERN } from '../lib/email'
 
 export const ErrorResponse = Type.Object({
   error: Type.String({ description: 'Stable, machine-readable error code' }),
@@ -16,3 +17,12 @@ export const Empty = Type.Null({ description: 'No content' })
 
 /** The bearer requirement of protected routes, for the OpenAPI document. */
 export const bearer = [{ bearerAuth: [] }]
+
+/**
+ * Marks a route whose body may be left out (its preValidation takes none for an empty one): the
+ * OpenAPI document then says the body is optional (plugins/openapi.ts).
+ */
+export const OPTIONAL_BODY = 'x-optional-body'
+
+/** An e-mail address as src/lib/email.ts defines it: the pattern and bound are the whole rule. */
+export const Email = Type.String({ pattern: EMAIL_PATTERN, maxLength: EMAIL_MAX_LENGTH, description: 'An e-mail address: atext atoms, @, a domain of two or more labels' })

@@ -32,3 +32,13 @@ export const clientBasic = [{ clientBasic: [] }]
 export const FeedHeaders = Type.Object({
   'last-event-id': Type.Optional(Type.String({ maxLength: 64, description: 'The id of the last change received: resume after it' }))
 })
+
+/**
+ * One event of the revocation feed (plugins/revocation-feed.ts), as a client's SSE parser hands it
+ * over: the stream's schema in the document describes each event, not the text of the stream.
+ */
+export const FeedEvent = Type.Object({
+  event: Type.Union([Type.Literal('snapshot'), Type.Literal('resumed'), Type.Literal('change')]),
+  data: Type.String({ description: 'JSON: `{access_token_ttl, clock_tolerance, entries}` (snapshot), `{access_token_ttl, clock_tolerance}` (resumed), or one entry (change)' }),
+  id: Type.Optional(Type.String({ description: 'The change id, on change events: Last-Event-ID resumes after it' }))
+}, { description: 'One Server-Sent Event; comment lines (heartbeats) and the `retry` line carry no event' })

@@ -1,5 +1,5 @@
 import { Type } from '@sinclair/typebox'
-import { PASSWORD_MAX_LENGTH } from '../lib/password-policy'
+import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from '../lib/password-policy'
 
 /** Refresh tokens are 43 characters; anything up to 512 is looked up (and not found) the same way. */
 const RefreshToken = Type.String({ minLength: 1, maxLength: 512, description: 'The refresh token of a token pair' })
@@ -14,7 +14,8 @@ export const LogoutBody = Type.Object({
 
 export const PasswordChangeBody = Type.Object({
   current_password: Type.String({ minLength: 1, maxLength: PASSWORD_MAX_LENGTH * 4 }),
-  new_password: Type.String({ minLength: 1, maxLength: PASSWORD_MAX_LENGTH * 4 })
+  // The length bounds of the password policy: a new password outside them is refused anyway.
+  new_password: Type.String({ minLength: PASSWORD_MIN_LENGTH, maxLength: PASSWORD_MAX_LENGTH })
 }, { additionalProperties: false })
 
 const NullableString = Type.Unsafe<string | null>({ type: ['string', 'null'] })

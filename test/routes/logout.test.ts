@@ -133,7 +133,9 @@ t.test('password change: a wrong current password is 401 and changes nothing; th
   const [event] = await app.loginEvents.find({ type: 'password_change' })
   t.match(event, { outcome: 'failure', reason: 'bad_password' })
 
-  for (const [weak, message] of [['short', /at least 8/], ['password123', /too common/]] as const) {
+  // a length outside the policy's is refused by the schema, as at registration; the rest by the policy
+  const lengths: Array<[string, string, RegExp]> = [['short', 'validation_error', /fewer than 8/], ['password123', 'weak_password', /too common/]]
+  for (const [weak, code, message] of lengths) {
     const res = await app.inject({
       method: 'POST',
       url: '/auth/password',
@@ -141,7 +143,7 @@ t.test('password change: a wrong current password is 401 and changes nothing; th
       payload: { current_password: PASSWORD, new_password: weak }
     })
     t.equal(res.statusCode, 400, weak)
-    t.equal(res.json().error, 'weak_password', weak)
+    t.equal(res.json().error, code, weak)
     t.match(res.json().message, message, weak)
   }
   const missing = await app.inject({ method: 'POST', url: '/auth/password', headers: bearer(tokens.access_token), payload: { new_password: 'a brand new pass phrase' } })

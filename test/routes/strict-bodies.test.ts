@@ -3,6 +3,7 @@ import Fastify from 'fastify'
 import { serverOptions } from '../../src/app'
 import { loadConfig } from '../../src/config'
 import { build, register, PASSWORD } from '../helper'
+import { as, buildWithAdmin } from '../admin'
 
 const FORM = { 'content-type': 'application/x-www-form-urlencoded' }
 
@@ -52,6 +53,28 @@ t.test('form bodies cannot smuggle operators or repeated fields', async (t) => {
   }
   const ok = await app.inject({ method: 'POST', url: '/auth/login', headers: FORM, payload: `username=alice&password=${encodeURIComponent(PASSWORD)}` })
   t.equal(ok.statusCode, 200, 'a plain form login still works')
+})
+
+t.test('a form-encoded array is its key once per item: one value is a one-item array, for array properties only', async (t) => {
+  const { app, admin } = await buildWithAdmin(t)
+  const password = encodeURIComponent(PASSWORD)
+  const one = await as(app, admin.token)({ method: 'POST', url: '/admin/users', headers: FORM, payload: `username=dora&password=${password}&roles=admin` })
+  t.equal(one.statusCode, 201, one.body)
+  t.same(one.json().roles, ['user', 'admin'], 'roles=admin is ["admin"]')
+  const two = await as(app, admin.token)({ method: 'POST', url: '/admin/users', headers: FORM, payload: `username=erin&password=${password}&roles=admin&roles=user` })
+  t.equal(two.statusCode, 201, two.body)
+  t.same([...two.json().roles].sort(), ['admin', 'user'], 'two values are two items')
+  const patch = await as(app, admin.token)({ method: 'PATCH', url: `/admin/users/${one.json().id as string}`, headers: FORM, payload: 'roles=user' })
+  t.equal(patch.statusCode, 200, patch.body)
+  t.same(patch.json().roles, ['user'])
+
+  const json = await as(app, admin.token)({ method: 'POST', url: '/admin/users', payload: { username: 'fay', password: PASSWORD, roles: 'admin' } })
+  t.equal(json.statusCode, 400, 'JSON is validated as sent: a string is not an array')
+  t.equal(json.json().error, 'validation_error')
+  const scalar = await as(app, admin.token)({ method: 'POST', url: '/admin/users', headers: FORM, payload: `username=gus&username=gus&password=${password}` })
+  t.equal(scalar.statusCode, 400, 'a string property given twice is still refused')
+  t.equal(await app.users.findByUsernameKey('fay'), null)
+  t.equal(await app.users.findByUsernameKey('gus'), null)
 })
 
 t.test('query strings and path parameters are still read from their text', async (t) => {
