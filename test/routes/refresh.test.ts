@@ -1,4 +1,5 @@
 import t from 'tap'
+import { randomBytes } from 'node:crypto'
 import type { FastifyInstance } from 'fastify'
 import { build, signUp, login, bearer, decodePart, manualClock, type Tokens } from '../helper'
 import { as, buildWithAdmin } from '../admin'
@@ -244,4 +245,35 @@ t.test('guessed, truncated and altered tokens: one answer, nothing revoked', asy
     t.equal(res.statusCode, 400, JSON.stringify(payload).slice(0, 40))
     t.equal(res.json().error, 'validation_error')
   }
+})
+
+t.test('a near miss takes as long as a random guess: refresh tokens are found by their hash, with no prefix to learn from timing', async (t) => {
+  const app = await build(t)
+  const { tokens } = await signUp(app)
+  const rt = tokens.refresh_token
+  /** The real token with one character changed, a different one each time. */
+  const nearMiss = (i: number): string => {
+    const at = i % rt.length
+    return rt.slice(0, at) + (rt[at] === 'A' ? 'B' : 'A') + rt.slice(at + 1)
+  }
+  const timed = async (token: string): Promise<number> => {
+    const start = process.hrtime.bigint()
+    const res = await refresh(app, token)
+    const ns = Number(process.hrtime.bigint() - start)
+    if (res.statusCode !== 401) throw new Error(`expected 401, got ${res.statusCode}`)
+    return ns
+  }
+  const near: number[] = []
+  const random: number[] = []
+  for (let i = 0; i < 30; i++) {
+    // alternate, so that a busy moment of the machine hits both alike
+    near.push(await timed(nearMiss(i)))
+    random.push(await timed(randomBytes(32).toString('base64url')))
+  }
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
+  const ratio = median(near) / median(random)
+  // loose on purpose: it catches a near miss taking another path than a guess (a lookup by a
+  // prefix, a scan, a second query), not microsecond noise
+  t.ok(ratio > 0.5 && ratio < 2, `median near miss / random guess = ${ratio.toFixed(2)}`)
+  t.equal((await refresh(app, rt)).statusCode, 200, 'the real token still works')
 })
