@@ -49,7 +49,7 @@ import sessionLifecycle from '../plugins/accounts/sessions'
 import clients from '../plugins/clients'
 import oauth from '../plugins/oauth'
 import revocationFeed from '../plugins/revocation-feed'
-import { formArrays } from './lib/form-arrays'
+import { addFormArrays } from './lib/form-arrays'
 
 export interface AppOptions {
   config: Config
@@ -148,8 +148,9 @@ export default async function app (fastify: FastifyInstance, opts: AppOptions): 
   await fastify.register(errorHandler)
   await fastify.register(openapi)
   await fastify.register(formbody)
-  // A form-encoded array of one item is one key: it reaches validation as that array.
-  fastify.addHook('preValidation', formArrays)
+  // A form-encoded array of one item is one key: it reaches validation as that array (a hook on
+  // the routes whose body has an array, not on every request).
+  fastify.addHook('onRoute', addFormArrays)
   // Bodies are JSON or form-encoded; Fastify's built-in text/plain parser would turn any other
   // text into a string that then fails validation with 400 instead of 415.
   fastify.removeContentTypeParser('text/plain')

@@ -1,4 +1,4 @@
-import type { FastifyRequest } from 'fastify'
+import type { FastifyRequest, RouteOptions } from 'fastify'
 
 interface BodySchema { properties?: Record<string, { type?: unknown }> }
 
@@ -21,4 +21,17 @@ export async function formArrays (request: FastifyRequest): Promise<void> {
   for (const [name, value] of Object.entries(fields)) {
     if (typeof value === 'string' && Object.hasOwn(properties, name) && properties[name].type === 'array') fields[name] = [value]
   }
+}
+
+/** Whether a route's body schema declares an array property (only such routes need `formArrays`). */
+function declaresArrays (body: unknown): boolean {
+  const properties = (body as BodySchema | undefined)?.properties
+  return properties !== undefined && Object.values(properties).some((p) => p.type === 'array')
+}
+
+/** An onRoute hook: gives `formArrays` to the routes whose body schema has an array, and to no other. */
+export function addFormArrays (route: RouteOptions): void {
+  if (!declaresArrays(route.schema?.body)) return
+  const own = route.preValidation === undefined ? [] : Array.isArray(route.preValidation) ? route.preValidation : [route.preValidation]
+  route.preValidation = [formArrays, ...own]
 }
