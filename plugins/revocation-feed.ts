@@ -19,8 +19,6 @@ export interface RevocationFeed {
    * it happens, with heartbeats. Ends when the client goes or the server closes.
    */
   serve(reply: FastifyReply, lastEventId: string | undefined): Promise<void>
-  /** How many clients follow the feed on this instance. */
-  readonly followers: number
 }
 
 declare module 'fastify' {
@@ -94,7 +92,6 @@ async function revocationFeed (fastify: FastifyInstance): Promise<void> {
   })
 
   fastify.decorate('revocationFeed', {
-    get followers () { return streams.size },
     async serve (reply: FastifyReply, lastEventId: string | undefined) {
       if (closing) throw new errors.Unavailable()
       const stream = new PassThrough()

@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto'
 import type { FastifyInstance } from 'fastify'
 import { errors } from '../src/errors'
 import { headerValue } from '../src/lib/header-value'
+import { MAX_TOKEN_LENGTH, VerifiedTokens } from '../src/lib/verified-tokens'
 import { hasAccessClaimShapes, issuedPlausibly, REQUIRED_CLAIMS, type AccessClaims } from '../src/lib/access-claims'
 import type { KeyRing, PublicJwk } from './keys'
 import './config'
@@ -61,9 +62,6 @@ declare module 'fastify' {
   }
 }
 
-const MAX_TOKEN_LENGTH = 8192
-/** Characters of the signature that key the verification cache. */
-const CACHE_KEY_LENGTH = 32
 
 function toContext (claims: AccessClaims): AuthContext {
   if (!hasAccessClaimShapes(claims)) throw new errors.InvalidToken()
@@ -171,12 +169,7 @@ async function tokens (fastify: FastifyInstance): Promise<void> {
     if (!issuedPlausibly(claims, Date.now() / 1000, tolerance, longestLifetime)) throw new errors.InvalidToken()
   }
 
-  /**
-   * Tokens verified once, keyed by the tail of their signature (hashing the whole token on
-   * every request costs more than the rest of the check); a hit counts only when the whole
-   * token is equal, so a look-alike tail falls through to full verification.
-   */
-  const verified = new Map<string, { token: string, context: AuthContext }>()
+  const verified = new VerifiedTokens<AuthContext>(tokenCacheSize)
   let hits = 0
   let misses = 0
   fastify.metrics.total('token_cache_hits_total', 'Access-token checks answered from the verified-token cache', () => hits)
@@ -184,12 +177,11 @@ async function tokens (fastify: FastifyInstance): Promise<void> {
   fastify.metrics.level('token_cache_entries', 'Verified tokens in the cache now', () => verified.size)
 
   function verifyAccessToken (token: string): AuthContext {
-    const key = token.slice(-CACHE_KEY_LENGTH)
-    const hit = verified.get(key)
-    if (hit !== undefined && hit.token === token) {
+    const hit = verified.get(token)
+    if (hit !== undefined) {
       hits++
-      if (hit.context.expiresAt > Date.now()) return hit.context
-      verified.delete(key)
+      if (hit.expiresAt > Date.now()) return hit.value
+      verified.delete(token)
       throw new errors.TokenExpired()
     }
     misses++
@@ -203,10 +195,7 @@ async function tokens (fastify: FastifyInstance): Promise<void> {
     }
     checkTimes(claims)
     const context = toContext(claims)
-    if (tokenCacheSize > 0) {
-      if (verified.size >= tokenCacheSize) verified.delete(verified.keys().next().value as string)
-      verified.set(key, { token, context })
-    }
+    verified.set(token, context, context.expiresAt)
     return context
   }
 

@@ -41,3 +41,13 @@ export function parseBasic (header: string | undefined): BasicCredentials | null
   if (id === null || secret === null || id === '' || secret === '') return null
   return { id, secret }
 }
+
+/** RFC 6749 appendix B: `application/x-www-form-urlencoded` encoding. */
+function formEncode (value: string): string {
+  return encodeURIComponent(value).replace(/%20/g, '+')
+}
+
+/** The `Authorization` value `parseBasic` reads: `Basic base64(urlencode(id) ":" urlencode(secret))`. */
+export function basicHeader (id: string, secret: string): string {
+  return `Basic ${Buffer.from(`${formEncode(id)}:${formEncode(secret)}`).toString('base64')}`
+}

@@ -3,6 +3,8 @@ import { createParser, type EventSourceMessage } from 'eventsource-parser'
 import { errors } from '../errors'
 import { hasAccessClaimShapes, issuedPlausibly, REQUIRED_CLAIMS, type AccessClaims } from '../lib/access-claims'
 import { Revocations, type FeedEntry } from '../lib/revocations'
+import { MAX_TOKEN_LENGTH, VerifiedTokens } from '../lib/verified-tokens'
+import { basicHeader } from '../lib/basic-auth'
 
 /** The codes a verification fails with: Warden's own, so a relying service answers as Warden does. */
 export type VerifierErrorCode = 'missing_token' | 'invalid_token' | 'token_expired' | 'token_revoked' | 'account_locked' | 'unavailable'
@@ -98,9 +100,6 @@ export interface Verifier {
 }
 
 const DEFAULT_ALGORITHMS = ['RS256', 'ES256', 'EdDSA']
-const MAX_TOKEN_LENGTH = 8192
-/** Characters of the signature that key the verification cache (the whole token is compared). */
-const CACHE_KEY_LENGTH = 32
 /** Silence on an open stream for this long means it is dead (Warden sends a heartbeat every 15 s). */
 const SILENCE_MS = 40_000
 const SWEEP_MS = 60_000
@@ -138,7 +137,7 @@ export function createVerifier (options: VerifierOptions): Verifier {
     clockTolerance: tolerance
   }
   const state = new Revocations()
-  const verified = new Map<string, { token: string, claims: AccessClaims }>()
+  const verified = new VerifiedTokens<AccessClaims>(cacheSize)
 
   let closed = false
   let connected = false
@@ -164,13 +163,13 @@ export function createVerifier (options: VerifierOptions): Verifier {
 
   function check (token: string): AccessClaims | VerifierError | undefined {
     if (token === '') return new VerifierError('missing_token')
-    const hit = verified.get(token.slice(-CACHE_KEY_LENGTH))
-    if (hit === undefined || hit.token !== token) return undefined
-    if (hit.claims.exp * 1000 <= Date.now()) {
-      verified.delete(token.slice(-CACHE_KEY_LENGTH))
+    const hit = verified.get(token)
+    if (hit === undefined) return undefined
+    if (hit.expiresAt <= Date.now()) {
+      verified.delete(token)
       return new VerifierError('token_expired')
     }
-    return judge(hit.claims)
+    return judge(hit.value)
   }
 
   async function verifySignature (token: string): Promise<AccessClaims> {
@@ -196,10 +195,7 @@ export function createVerifier (options: VerifierOptions): Verifier {
     if (known instanceof VerifierError) throw known
     if (known !== undefined) return known
     const claims = await verifySignature(token)
-    if (cacheSize > 0) {
-      if (verified.size >= cacheSize) verified.delete(verified.keys().next().value as string)
-      verified.set(token.slice(-CACHE_KEY_LENGTH), { token, claims })
-    }
+    verified.set(token, claims, claims.exp * 1000)
     const verdict = judge(claims)
     if (verdict instanceof VerifierError) throw verdict
     return verdict
@@ -256,7 +252,7 @@ export function createVerifier (options: VerifierOptions): Verifier {
     }
     const headers: Record<string, string> = {
       accept: 'text/event-stream',
-      authorization: 'Basic ' + Buffer.from(`${formEncode(feed.clientId)}:${formEncode(feed.clientSecret)}`).toString('base64')
+      authorization: basicHeader(feed.clientId, feed.clientSecret)
     }
     if (lastEventId !== undefined) headers['last-event-id'] = lastEventId
     try {
@@ -274,7 +270,7 @@ export function createVerifier (options: VerifierOptions): Verifier {
       }
     } finally {
       clearTimeout(silence)
-      if (connected || disconnectedSince === null) disconnectedSince = Date.now()
+      if (disconnectedSince === null) disconnectedSince = Date.now()
       connected = false
     }
   }
@@ -348,9 +344,4 @@ export function createVerifier (options: VerifierOptions): Verifier {
       await following
     }
   }
-}
-
-/** RFC 6749 2.3.1: client id and secret are form-encoded before Basic encoding. */
-function formEncode (value: string): string {
-  return encodeURIComponent(value).replace(/%20/g, '+')
 }
