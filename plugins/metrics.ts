@@ -1,6 +1,7 @@
 import fp from 'fastify-plugin'
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client'
 import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction, onResponseHookHandler, RouteOptions } from 'fastify'
+import { hookList } from '../src/lib/route-hooks'
 
 /** What every Warden metric's name starts with. */
 export const PREFIX = 'warden_'
@@ -127,7 +128,7 @@ async function metrics (fastify: FastifyInstance): Promise<void> {
   // Each route gets its own hook, closed over its pattern: nothing is looked up per request.
   fastify.addHook('onRoute', (route: RouteOptions) => {
     const record = seriesOf(route.url)
-    const own = route.onResponse === undefined ? [] : Array.isArray(route.onResponse) ? route.onResponse : [route.onResponse]
+    const own = hookList(route.onResponse)
     const hook: onResponseHookHandler = function countRequest (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction) {
       record(request.method, reply.statusCode, reply.elapsedTime)
       done()

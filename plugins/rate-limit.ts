@@ -5,6 +5,7 @@ import { errors, withRetryAfter } from '../src/errors'
 import './config'
 import './metrics'
 import './redis'
+import { hookList } from '../src/lib/route-hooks'
 
 /** The in-memory store of @fastify/rate-limit (a fixed window per key in an LRU map). */
 interface LocalRateStore {
@@ -152,7 +153,7 @@ async function limits (fastify: FastifyInstance): Promise<void> {
     // A hook on those routes only: the others (the forward-auth check first) never wait on it.
     fastify.addHook('onRoute', (route: RouteOptions) => {
       if (typeof route.method !== 'string' || !isAuthRoute(route.method, route.url)) return
-      const own = route.onRequest === undefined ? [] : Array.isArray(route.onRequest) ? route.onRequest : [route.onRequest]
+      const own = hookList(route.onRequest)
       route.onRequest = [authRateLimit, ...own]
     })
   }

@@ -1,5 +1,6 @@
 import type { FastifyInstance, RouteOptions } from 'fastify'
 import '../plugins/authenticate'
+import { hookList } from '../src/lib/route-hooks'
 
 /**
  * Every route under routes/ declares who may call it in `config.auth`, and gets its guard from
@@ -15,7 +16,7 @@ export default async function routeAuth (fastify: FastifyInstance): Promise<void
     }
     if (auth === false) return
     const guard = auth === true ? [fastify.authenticate] : [fastify.authenticate, fastify.authorize(auth)]
-    const own = route.onRequest === undefined ? [] : Array.isArray(route.onRequest) ? route.onRequest : [route.onRequest]
+    const own = hookList(route.onRequest)
     route.onRequest = [...guard, ...own]
   })
 }

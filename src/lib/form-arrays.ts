@@ -1,4 +1,5 @@
 import type { FastifyRequest, RouteOptions } from 'fastify'
+import { hookList } from './route-hooks'
 
 interface BodySchema { properties?: Record<string, { type?: unknown }> }
 
@@ -32,6 +33,6 @@ function declaresArrays (body: unknown): boolean {
 /** An onRoute hook: gives `formArrays` to the routes whose body schema has an array, and to no other. */
 export function addFormArrays (route: RouteOptions): void {
   if (!declaresArrays(route.schema?.body)) return
-  const own = route.preValidation === undefined ? [] : Array.isArray(route.preValidation) ? route.preValidation : [route.preValidation]
+  const own = hookList(route.preValidation)
   route.preValidation = [formArrays, ...own]
 }
