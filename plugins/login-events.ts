@@ -284,7 +284,7 @@ function declareMetrics (fastify: FastifyInstance, stats: () => LoginEventStats)
   metrics.total('login_events_duplicates_total', 'Replayed login events the database already had', () => stats().duplicates)
   metrics.total('login_events_rejected_total', 'Login events the database refused for good', () => stats().rejected)
   metrics.total('login_events_spooled_total', 'Login events written to the spool file while the database was unreachable', () => stats().spooled)
-  metrics.total('login_events_replayed_total', 'Spooled login events written to the database once it was back', () => stats().replayed)
+  metrics.total('login_events_replayed_total', 'Spooled login events stored in the database once it was back (an interrupted attempt included)', () => stats().replayed)
   metrics.level('login_events_buffered', 'Login events in memory waiting for the next group commit', () => stats().buffered)
   metrics.level('login_events_spool_depth', 'Login events in the spool file waiting for the database', () => stats().spoolDepth)
   const batchSizes = metrics.histogram({ name: 'login_event_batch_size', help: 'Events per group commit written to the database', buckets: BATCH_BUCKETS })
@@ -495,7 +495,8 @@ async function loginEvents (fastify: FastifyInstance): Promise<void> {
       const result = docs.length > 0 ? await insert(docs) : { written: 0, duplicates: 0 }
       counters.written += result.written
       counters.duplicates += result.duplicates
-      counters.replayed += result.written
+      // a duplicate here is a spooled event an interrupted replay attempt already wrote
+      counters.replayed += result.written + result.duplicates
     } catch (err) {
       replayWanted = false
       log.warn({ err: { message: (err as Error).message } }, 'login-event replay paused: the database is not answering')
