@@ -4,6 +4,7 @@ import { errors } from '../../src/errors'
 import { usernameKey } from '../../src/lib/username'
 import type { Origin } from '../../src/lib/origin'
 import { newSessionId } from '../stores/sessions'
+import type { NewDevice } from '../stores/devices'
 import '../passwords'
 import '../tokens'
 import '../login-events'
@@ -45,6 +46,18 @@ async function logins (fastify: FastifyInstance): Promise<void> {
   const devicesOn = config.knownDevices.enabled
   const sessionTtlMs = config.jwt.refreshTokenTtl * 1000
 
+  /** Undoes what a refused login stored: its session is revoked (no token of it exists) and its new device forgotten. */
+  async function discard (opening: Promise<[unknown, NewDevice | null]>, sessionId: string): Promise<void> {
+    const [, device] = await opening.catch(() => [null, null] as const)
+    await Promise.all([
+      sessions.revoke(sessionId, new Date(Date.now())),
+      device === null ? null : devices.remove(device.id)
+    ]).catch((err: unknown) => {
+      // the refusal is still what the client gets; the session has no token to be used with
+      fastify.log.warn({ err: { message: (err as Error).message } }, 'the session of a refused login could not be ended')
+    })
+  }
+
   async function login (username: string, password: string, origin: Origin, deviceToken?: string): Promise<LoginResult> {
     const key = usernameKey(username)
     // a known device is not throttled: only an attempt without one can be refused before the look-up
@@ -70,16 +83,28 @@ async function logins (fastify: FastifyInstance): Promise<void> {
 
     const now = new Date(Date.now())
     const rehash = passwords.needsRehash(user.passwordHash) ? await passwords.hash(password) : undefined
-    await attempt.succeeded(now, rehash)
     const sessionId = newSessionId()
+    // The session (and a new device) are stored while the login is stamped: neither write waits
+    // on the other. Nothing is handed out before the stamp succeeds; a login it refuses (a lock
+    // that came in during the hash) ends that session and forgets that device.
+    const opening = Promise.all([
+      sessions.create(userId, origin, sessionId),
+      devicesOn && known === null ? devices.create(userId, origin, now) : null
+    ])
+    opening.catch(() => {}) // awaited below; a failure must not go unhandled meanwhile
+    try {
+      await attempt.succeeded(now, rehash)
+    } catch (err) {
+      await discard(opening, sessionId)
+      throw err
+    }
     // Before any token exists: a known device's session passes the automatic lock in force.
     await attempt.admit(sessionId, now.getTime() + sessionTtlMs)
-    const access = tokens.issueAccessToken({ id: userId, username: user.username, roles: user.roles }, sessionId)
-    const [session, newDevice] = await Promise.all([
-      sessions.create(userId, origin, sessionId),
-      devicesOn && known === null ? devices.create(userId, origin, now) : null,
+    const [[session, newDevice]] = await Promise.all([
+      opening,
       loginEvents.record(origin, { type: 'login', outcome: 'success', userId, username: user.username, sessionId })
     ])
+    const access = tokens.issueAccessToken({ id: userId, username: user.username, roles: user.roles }, sessionId)
     profiles.remember({ ...user, lastLoginAt: now })
     const result: LoginResult = { access_token: access.token, token_type: 'Bearer', expires_in: access.expiresIn, refresh_token: session.refreshToken }
     if (devicesOn) result.device_token = newDevice?.token ?? deviceToken

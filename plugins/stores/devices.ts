@@ -23,8 +23,13 @@ export interface NewDevice {
 }
 
 export interface DevicesStore {
-  /** Makes a device known for `userId`; a user keeps at most MAX_DEVICES_PER_USER (the least recently used go). */
+  /**
+   * Makes a device known for `userId`. A user keeps at most MAX_DEVICES_PER_USER: the least
+   * recently used go, in the background once the new one is stored (awaited when the app closes).
+   */
   create(userId: string, origin: Origin, at: Date): Promise<NewDevice>
+  /** Forgets a device (one made for a login that was then refused). */
+  remove(id: string): Promise<void>
   /** The device a token belongs to, or null. */
   findByToken(token: string): Promise<DeviceRecord | null>
   /** As the users store's: counts one attempt of this device unless `threshold` are counted or it is blocked. */
@@ -77,6 +82,14 @@ async function devicesStore (fastify: FastifyInstance): Promise<void> {
   // One count update per device at a time in this process (FerretDB 1.x loses concurrent ones).
   const inTurn = oneAtATime()
 
+  /** Prunes still running, awaited when the app closes. */
+  const pruning = new Set<Promise<void>>()
+  fastify.addHook('onClose', async () => { await Promise.all(pruning) })
+  async function prune (userId: string): Promise<void> {
+    const stale = await model.find({ user_id: userId }, { _id: 1 }).sort({ last_used_at: -1 }).skip(MAX_DEVICES_PER_USER).lean<Array<{ _id: string }>>()
+    if (stale.length > 0) await model.deleteMany({ _id: trusted({ $in: stale.map((d) => d._id) }) })
+  }
+
   fastify.decorate('devices', {
     async create (userId: string, origin: Origin, at: Date) {
       const id = randomBytes(12).toString('base64url')
@@ -90,9 +103,15 @@ async function devicesStore (fastify: FastifyInstance): Promise<void> {
         ip: origin.ip,
         user_agent: origin.userAgent
       })
-      const stale = await model.find({ user_id: userId }, { _id: 1 }).sort({ last_used_at: -1 }).skip(MAX_DEVICES_PER_USER).lean<Array<{ _id: string }>>()
-      if (stale.length > 0) await model.deleteMany({ _id: trusted({ $in: stale.map((d) => d._id) }) })
+      const task = prune(userId).catch((err: unknown) => {
+        fastify.log.warn({ err: { message: (err as Error).message } }, 'the least recently used devices could not be pruned: the next new device prunes them')
+      })
+      pruning.add(task)
+      void task.finally(() => pruning.delete(task))
       return { id, token }
+    },
+    async remove (id: string) {
+      await model.deleteOne({ _id: id })
     },
     async findByToken (token: string) {
       const doc = await model.findOne({ token_hash: hashDeviceToken(token) }).lean<DeviceDoc>()

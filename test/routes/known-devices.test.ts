@@ -92,3 +92,23 @@ t.test('KNOWN_DEVICES=false: no device token, and a device token changes nothing
   for (let i = 0; i < 2; i++) await attempt(app, 'alice', WRONG, { ip: ip(i) })
   t.equal((await attempt(app, 'alice', PASSWORD, { deviceToken: 'anything' })).statusCode, 403)
 })
+
+t.test('a user keeps the 20 most recently used devices: the oldest is forgotten and its token no longer counts as known', async (t) => {
+  const app = await build(t, { ...PROXIED, LOCKOUT_THRESHOLD: '3' })
+  const user = await register(app)
+  const tokens: string[] = []
+  for (let i = 0; i < 21; i++) {
+    const res = await attempt(app, 'alice', PASSWORD, { ip: ip(i + 10) })
+    t.equal(res.statusCode, 200)
+    tokens.push(res.json().device_token)
+  }
+  const devices = app.db.connection.collection('devices')
+  const deadline = Date.now() + 10_000
+  while (await devices.countDocuments({ user_id: user.id }) > 20 && Date.now() < deadline) await new Promise((resolve) => { setImmediate(resolve) })
+  t.equal(await devices.countDocuments({ user_id: user.id }), 20, '20 devices kept')
+
+  // an automatic lock: the newest device still gets in, the forgotten first one does not
+  for (let i = 0; i < 3; i++) await attempt(app, 'alice', `${WRONG} ${i}`, { ip: ip(200 + i) })
+  t.equal((await attempt(app, 'alice', PASSWORD, { ip: ip(210), deviceToken: tokens[20] })).statusCode, 200, 'the newest device passes the lock')
+  t.equal((await attempt(app, 'alice', PASSWORD, { ip: ip(211), deviceToken: tokens[0] })).statusCode, 403, 'the forgotten one meets it')
+})

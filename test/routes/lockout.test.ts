@@ -188,3 +188,34 @@ t.test('unknown users and wrong passwords take about as long (loosely: the bench
   // verification would be several times faster and fail this.
   t.ok(ratio > 0.5 && ratio < 2, `median wrong password / unknown user = ${ratio.toFixed(2)}`)
 })
+
+t.test('a lock made while the password is being checked: the login gets no token, and leaves no session or device behind', async (t) => {
+  const app = await build(t)
+  const user = await register(app)
+  const first = await login(app)
+  // Holds the login between its password check and what follows, while an admin lock comes in.
+  let checked!: () => void
+  const inCheck = new Promise<void>((resolve) => { checked = resolve })
+  let release!: () => void
+  const released = new Promise<void>((resolve) => { release = resolve })
+  const verify = app.passwords.verify
+  app.passwords.verify = async (hash, password) => {
+    const ok = await verify(hash, password)
+    checked()
+    await released
+    return ok
+  }
+  const pending = app.inject({ method: 'POST', url: '/auth/login', headers: { 'user-agent': 'a new browser' }, payload: { username: 'alice', password: PASSWORD } })
+  await inCheck
+  await app.accountState.lock(user.id, { reason: 'admin' })
+  release()
+  const res = await pending
+  t.equal(res.statusCode, 403)
+  t.equal(res.json().error, 'account_locked')
+  t.notOk(res.json().access_token, 'no token')
+
+  const sessions = await app.sessions.listLive(user.id)
+  t.same(sessions.map((s) => s.id), [JSON.parse(Buffer.from(first.access_token.split('.')[1], 'base64url').toString()).sid], 'only the session of the first login is live')
+  const devices = await app.db.connection.collection('devices').countDocuments({ user_id: user.id })
+  t.equal(devices, 1, 'only the device of the first login is known')
+})
