@@ -2,12 +2,22 @@
  * Tokens every verifier of Warden's tokens must refuse with `invalid_token`: Warden's own hook
  * and the verifier relying services use run the same cases.
  */
-import { createHmac, createPublicKey, createSign, type JsonWebKey } from 'node:crypto'
+import { createHmac, createPublicKey, createSign, generateKeyPairSync, type JsonWebKey, type KeyObject } from 'node:crypto'
 import type { FastifyInstance } from 'fastify'
 import { decodePart, forge } from './helper'
 
 const YEAR = 365 * 86400
 const now = (): number => Math.floor(Date.now() / 1000)
+
+/** A key pair of the attacker's own, for tokens that point a verifier at it. */
+const attacker = generateKeyPairSync('rsa', { modulusLength: 2048 })
+const attackerJwk = attacker.publicKey.export({ format: 'jwk' })
+
+function signWith (keys: { privateKey: KeyObject }, header: Record<string, unknown>, payload: Record<string, unknown>): string {
+  const encode = (part: unknown) => Buffer.from(JSON.stringify(part)).toString('base64url')
+  const input = `${encode(header)}.${encode(payload)}`
+  return `${input}.${createSign('RSA-SHA256').update(input).sign(keys.privateKey).toString('base64url')}`
+}
 
 /** Signs any header and payload with Warden's RS256 key, with no library second-guessing them. */
 export async function signRaw (app: FastifyInstance, header: Record<string, unknown>, payload: Record<string, unknown>): Promise<string> {
@@ -49,6 +59,9 @@ export async function forgedTokens (app: FastifyInstance, token: string, sub: st
     'a ten-year lifetime': await forge(app, { sub, iat: now(), exp: now() + 10 * YEAR }),
     'nbf an hour ahead': await forge(app, { sub, nbf: now() + 3600 }),
     'unknown crit': await signRaw(app, { crit: ['urn:example:must-understand'], 'urn:example:must-understand': true }, payload),
-    'empty crit': await signRaw(app, { crit: [] }, payload)
+    'empty crit': await signRaw(app, { crit: [] }, payload),
+    'own key embedded (jwk)': signWith(attacker, { alg: 'RS256', typ: 'at+jwt', kid: app.tokens.kid, jwk: attackerJwk }, payload),
+    'own key by URL (jku)': signWith(attacker, { alg: 'RS256', typ: 'at+jwt', kid: 'attacker', jku: 'https://evil.example/jwks.json' }, payload),
+    'own certificate by URL (x5u)': signWith(attacker, { alg: 'RS256', typ: 'at+jwt', kid: 'attacker', x5u: 'https://evil.example/cert.pem' }, payload)
   }
 }
