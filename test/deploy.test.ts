@@ -135,6 +135,9 @@ t.test('the wardens: settings the configuration accepts, one database, one Redis
     t.same(dependsOn(services[name]), { mongo: 'service_healthy', redis: 'service_healthy' }, `${name}: starts once the databases are healthy`)
   }
   t.same(envs[1], envs[0], 'both wardens have the same settings')
+  const dataDirs = wardens.map((name) => mounts(services[name]).find((m) => m.target === '/app/.data')?.source)
+  t.same(dataDirs, wardens.map((name) => `${name}-data`), 'each warden keeps its DATA_DIR (the login-event spool) in a volume of its own')
+  t.ok(dataDirs.every((volume) => volume !== undefined && compose.volumes?.[volume] !== undefined), 'declared as named volumes')
 })
 
 t.test('nginx: the files it mounts exist, its upstreams are the services, its port is the published one', async (t) => {

@@ -1,5 +1,5 @@
 /**
- * Real processes for tests that need more than one Warden or a Redis server: each is started
+ * Real processes for tests that need more than one Warden, a Redis server or nginx: each is started
  * on a free loopback port, awaited until it answers, and stopped by its own pid.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
