@@ -100,11 +100,24 @@ t.test('the services: a MongoDB replica set, Redis, two wardens, a sample servic
   t.match(mongo.image, /^mongo:7(\.|$)/, 'MongoDB 7')
   const replSet = mongo.command?.[(mongo.command.indexOf('--replSet')) + 1]
   t.equal(replSet, 'rs0', 'started as the replica set rs0')
-  const check = [mongo.healthcheck?.test ?? []].flat().join(' ')
-  t.match(check, /rs\.status\(\)/, 'the health check looks at the replica set')
-  t.match(check, new RegExp(`rs\\.initiate\\(\\{ _id: '${replSet}', members: \\[\\{ _id: 0, host: 'mongo:27017' \\}\\] \\}\\)`),
-    'and initiates it once, with the member under the name the other services use')
-  t.match(check, /isWritablePrimary/, 'healthy only once it is the primary')
+  const test = [mongo.healthcheck?.test ?? []].flat()
+  t.same(test.slice(0, 4), ['CMD', 'mongosh', '--quiet', '--eval'], 'the health check is a mongosh script')
+  // The script run against stand-ins for mongosh's rs, db and quit: before and after the set exists.
+  const run = (initiated: boolean, primary: boolean) => {
+    const calls: { initiate: unknown[], exit?: number } = { initiate: [] }
+    const rs = {
+      status: () => { if (!initiated) throw new Error('no replset config has been received') },
+      initiate: (config: unknown) => { calls.initiate.push(config) }
+    }
+    const db = { hello: () => ({ isWritablePrimary: primary }) }
+    const quit = (code: number) => { calls.exit ??= code }
+    new Function('rs', 'db', 'quit', String(test[4]))(rs, db, quit)
+    return calls
+  }
+  t.same(run(false, false), { initiate: [{ _id: replSet, members: [{ _id: 0, host: 'mongo:27017' }] }], exit: 1 },
+    'first run: initiates the set, with the member under the name the other services use; not healthy yet')
+  t.same(run(true, false), { initiate: [], exit: 1 }, 'initiated once only; unhealthy until this member is the primary')
+  t.same(run(true, true), { initiate: [], exit: 0 }, 'healthy once it is the primary')
   t.ok(mounts(mongo).some((m) => m.source === 'mongo-data' && m.target === '/data/db') && compose.volumes?.['mongo-data'] !== undefined, 'its data in a named volume')
 
   t.match(services.redis.image, /^redis:7/)
@@ -157,7 +170,12 @@ t.test('nginx: the files it mounts exist, its upstreams are the services, its po
   t.same(published(nginx), [{ host: 8080, container: Number(listen) }], 'the port nginx listens on is published as 8080')
   t.same(dependsOn(nginx), { 'warden-1': 'service_healthy', 'warden-2': 'service_healthy', app: 'service_started' },
     'nginx starts once the wardens answer (it resolves its upstreams at start)')
-  t.ok(wardens.every((name) => services[name].healthcheck !== undefined), 'the wardens\' health check runs often enough to wait on')
+  t.match(read('Dockerfile'), /^HEALTHCHECK\b[\s\S]*\/health\/ready/m, 'the image checks /health/ready')
+  for (const name of wardens) {
+    const check = services[name].healthcheck
+    t.ok(check !== undefined && check.test === undefined && check.interval !== undefined,
+      `${name}: the image's health check, at an interval nginx can wait on`)
+  }
 })
 
 t.test('nginx -t accepts the compose configuration (service names standing for loopback; -t binds no port)', async (t) => {
