@@ -1,10 +1,12 @@
 /**
- * Real processes for tests that need more than one Warden or a Redis server: each is started
+ * Real processes for tests that need more than one Warden, a Redis server or nginx: each is started
  * on a free loopback port, awaited until it answers, and stopped by its own pid.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
-import { resolve } from 'node:path'
+import { accessSync, constants, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { delimiter, join, resolve } from 'node:path'
 import { createInterface } from 'node:readline'
 import { freePort } from '../src/lib/embedded-db'
 import type { Teardown } from './helper'
@@ -89,4 +91,107 @@ export async function startRedis (t: Teardown): Promise<string> {
   await waitForLine(child, 'stdout', /Ready to accept connections/, 30_000)
   child.stdout?.resume()
   return `redis://127.0.0.1:${port}`
+}
+
+/** Where nginx is looked for besides PATH (Debian installs it in /usr/sbin, often not on a user's PATH). */
+const NGINX_PLACES = ['/usr/sbin/nginx', '/usr/local/sbin/nginx', '/usr/local/nginx/sbin/nginx']
+
+/** The nginx binary; throws, saying how to install it, when there is none. */
+export function nginxBinary (): string {
+  const onPath = (process.env.PATH ?? '').split(delimiter).filter((dir) => dir !== '').map((dir) => join(dir, 'nginx'))
+  const found = [...onPath, ...NGINX_PLACES].find((file) => {
+    try {
+      accessSync(file, constants.X_OK)
+      return true
+    } catch {
+      return false
+    }
+  })
+  if (found === undefined) {
+    throw new Error(`nginx is not installed (looked on PATH and in ${NGINX_PLACES.join(', ')}): ` +
+      'install it with `apt-get install -y --no-install-recommends nginx` (.ci/run does)')
+  }
+  return found
+}
+
+/** The start of an nginx configuration that runs anywhere: every file it writes is under `dir`. */
+export function nginxMainConfig (dir: string): string {
+  return [
+    // Only root can switch users; as root the workers stay root too, to read and write `dir`.
+    ...(process.getuid?.() === 0 ? ['user root;'] : []),
+    'worker_processes 1;',
+    `error_log ${join(dir, 'error.log')} warn;`,
+    `pid ${join(dir, 'nginx.pid')};`,
+    'events { worker_connections 256; }'
+  ].join('\n')
+}
+
+/** The directives of an `http` block that keep nginx's temporary files and logs under `dir`. */
+export function nginxHttpPaths (dir: string): string {
+  return ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']
+    .map((kind) => `${kind}_temp_path ${join(dir, `${kind}_temp`)};`)
+    .concat('access_log off;')
+    .join('\n')
+}
+
+/**
+ * `nginx -t` on the configuration `config` (a whole nginx.conf) written in a temporary folder:
+ * resolves with its output when nginx accepts it, rejects with that output otherwise.
+ */
+export async function checkNginxConfig (config: string): Promise<string> {
+  const dir = mkdtempSync(join(tmpdir(), 'warden-nginx-'))
+  try {
+    writeFileSync(join(dir, 'nginx.conf'), `${nginxMainConfig(dir)}\n${config}\n`)
+    const child = spawn(nginxBinary(), ['-t', '-q', '-p', dir, '-e', join(dir, 'error.log'), '-c', join(dir, 'nginx.conf')], { stdio: ['ignore', 'pipe', 'pipe'] })
+    let output = ''
+    child.stdout.on('data', (chunk) => { output += chunk })
+    child.stderr.on('data', (chunk) => { output += chunk })
+    const [code] = await once(child, 'exit') as [number | null]
+    if (code !== 0) throw new Error(`nginx -t refused the configuration (${code}): ${output}`)
+    return output
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+export interface RunningNginx {
+  url: string
+  port: number
+  child: ChildProcess
+}
+
+/**
+ * nginx as a real process (`daemon off`) on a free loopback port, running as the current user, with
+ * `http` (the inside of its `http` block, where `{{PORT}}` stands for that port) and every file it
+ * writes in a temporary folder; answering before this resolves, stopped (and the folder removed)
+ * after the test.
+ */
+export async function startNginx (t: Teardown, http: string): Promise<RunningNginx> {
+  const binary = nginxBinary()
+  const port = await freePort()
+  const dir = mkdtempSync(join(tmpdir(), 'warden-nginx-'))
+  const config = join(dir, 'nginx.conf')
+  writeFileSync(config, `${nginxMainConfig(dir)}\nhttp {\n${nginxHttpPaths(dir)}\n${http.replaceAll('{{PORT}}', String(port))}\n}\n`)
+  const child = track(spawn(binary, ['-p', dir, '-e', join(dir, 'error.log'), '-c', config, '-g', 'daemon off;'], { stdio: ['ignore', 'inherit', 'pipe'] }))
+  let stderr = ''
+  child.stderr?.on('data', (chunk) => { stderr += chunk })
+  t.teardown(async () => {
+    await stop(child)
+    rmSync(dir, { recursive: true, force: true })
+  })
+  const url = `http://127.0.0.1:${port}`
+  const log = () => {
+    let errorLog = ''
+    try { errorLog = readFileSync(join(dir, 'error.log'), 'utf8') } catch { /* not written yet */ }
+    return `${stderr}${errorLog}`.trim()
+  }
+  const deadline = Date.now() + 30_000
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`nginx exited (${child.exitCode}) before answering: ${log()}`)
+    // Any answer means it listens: the test decides what the answers should be.
+    const answered = await fetch(`${url}/`, { method: 'HEAD' }).then(() => true, () => false)
+    if (answered) return { url, port, child }
+    if (Date.now() > deadline) throw new Error(`nginx did not answer on ${url} within 30 s: ${log()}`)
+    await new Promise((resolve) => { setTimeout(resolve, 50) })
+  }
 }
