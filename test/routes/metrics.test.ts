@@ -155,7 +155,7 @@ t.test('a change made on another instance is counted with its propagation lag', 
 })
 
 t.test('with Redis, the lag of a change is counted under the redis transport', async (t) => {
-  const REDIS_URL = await startRedis(t)
+  const REDIS_URL = (await startRedis(t)).url
   // A poll interval far longer than the test: only Redis can carry the change in time.
   const env = { MONGODB_URI: testDatabaseUri(), REDIS_URL, PROPAGATION_POLL_INTERVAL: '600' }
   t.teardown(() => dropTestDatabase(env.MONGODB_URI))
