@@ -77,9 +77,11 @@ async function logins (fastify: FastifyInstance): Promise<void> {
     const access = tokens.issueAccessToken({ id: userId, username: user.username, roles: user.roles }, sessionId)
     const [session, newDevice] = await Promise.all([
       sessions.create(userId, origin, sessionId),
-      devicesOn && known === null ? devices.create(userId, origin, now) : null,
-      loginEvents.record(origin, { type: 'login', outcome: 'success', userId, username: user.username, sessionId })
+      devicesOn && known === null ? devices.create(userId, origin, now) : null
     ])
+    // Once the session exists: a login that could not open one (the database went away) is
+    // answered 503, and no event says it succeeded.
+    await loginEvents.record(origin, { type: 'login', outcome: 'success', userId, username: user.username, sessionId })
     profiles.remember({ ...user, lastLoginAt: now })
     const result: LoginResult = { access_token: access.token, token_type: 'Bearer', expires_in: access.expiresIn, refresh_token: session.refreshToken }
     if (devicesOn) result.device_token = newDevice?.token ?? deviceToken
