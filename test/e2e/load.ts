@@ -85,6 +85,9 @@ export interface LoadOptions {
   timeoutMs?: number
 }
 
+/** Numbers the requests of every load of the process: user agents stay unique across loads. */
+let sequence = 0
+
 export interface Load {
   /** Every request sent so far, answered or not, in the order they ended. */
   answers: Answer[]
@@ -99,7 +102,6 @@ export interface Load {
 export function startLoad (base: string, clients: Array<(n: number) => Call>, opts: LoadOptions = {}): Load {
   const answers: Answer[] = []
   let running = true
-  let sequence = 0
   const loop = async (next: (n: number) => Call): Promise<void> => {
     // Each client has its own connection (maxSockets: 1 per agent).
     const own = opts.keepAlive === false ? undefined : new http.Agent({ keepAlive: true, maxSockets: 1 })
