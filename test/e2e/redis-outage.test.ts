@@ -1,9 +1,9 @@
 import t from 'tap'
 import { Redis } from 'ioredis'
 import { eventually, PASSWORD, sample } from '../helper'
-import { dropTestDatabase, testDatabaseUri } from '../db'
-import { startRedis, startWarden, type RunningServer } from '../servers'
-import { send, type Answer, type Call } from './load'
+import type { RunningServer } from '../servers'
+import { ADMIN, startPair } from './instances'
+import type { Answer, Call } from './load'
 
 /**
  * Two Warden processes sharing one database and one redis-server; Redis stops, then starts again
@@ -17,34 +17,14 @@ const POLL_S = 1
 /** The README's bounds: one poll interval plus the time of one poll; one Redis round trip. */
 const POLL_BOUND_MS = POLL_S * 1000 + 250
 const REDIS_BOUND_MS = 100
-const ADMIN = { username: 'root', password: 'a long admin password 1' }
 const WRONG = 'not the right password'
 
 t.test('Redis stops under two instances and starts again', async (t) => {
-  const redis = await startRedis(t)
-  const uri = testDatabaseUri()
-  t.teardown(() => dropTestDatabase(uri))
-  const env = { MONGODB_URI: uri, REDIS_URL: redis.url, PROPAGATION_POLL_INTERVAL: String(POLL_S), TRUST_PROXY: 'true', LOG_LEVEL: 'info', THROTTLE_THRESHOLD: '4', RATE_LIMIT_AUTH_MAX: '6' }
-  // The first admin is made by one of them only: two starts would race to create it.
-  const a = await startWarden(t, { ...env, ADMIN_USERNAME: ADMIN.username, ADMIN_PASSWORD: ADMIN.password })
-  const b = await startWarden(t, env)
+  const two = await startPair(t, { PROPAGATION_POLL_INTERVAL: String(POLL_S), LOG_LEVEL: 'info', THROTTLE_THRESHOLD: '4', RATE_LIMIT_AUTH_MAX: '6' })
+  const { a, b, redis, uri, name, from, call, login: loginCall, tokenOf, verify } = two
   const instances = [a, b]
-  const name = (server: RunningServer): string => server === a ? 'A' : 'B'
-
-  // Each purpose its own client address: the /auth/ rate limit (6 a minute) counts per address.
-  let addresses = 0
-  const from = (): Record<string, string> => ({ 'x-forwarded-for': `198.51.100.${++addresses}` })
-  const call = (server: RunningServer, c: Call): Promise<Answer> => send(server.url, c, 'redis-outage')
-  const loginCall = (username: string, password: string, headers = from()): Call => ({ kind: 'login', method: 'POST', path: '/auth/login', headers, body: { username, password } })
-  const tokenOf = async (server: RunningServer, username: string, password = PASSWORD): Promise<string> => {
-    const res = await call(server, loginCall(username, password))
-    if (res.status !== 200) throw new Error(`login of ${username} on ${name(server)}: ${res.status}`)
-    return (res.json as { access_token: string }).access_token
-  }
-  const verify = async (server: RunningServer, token: string): Promise<number | null> =>
-    (await call(server, { kind: 'verify', method: 'GET', path: '/auth/verify', headers: { authorization: `Bearer ${token}` } })).status
   const registered = async (server: RunningServer, username: string): Promise<string> => {
-    const res = await call(server, { kind: 'register', method: 'POST', path: '/auth/register', headers: from(), body: { username, password: PASSWORD } })
+    const res = await two.register(server, username)
     if (res.status !== 201) throw new Error(`register ${username} on ${name(server)}: ${res.status}`)
     return (res.json as { id: string }).id
   }

@@ -3,10 +3,10 @@ import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { mongo } from 'mongoose'
 import { eventually, PASSWORD, sample } from '../helper'
-import { dropTestDatabase, testDatabaseUri } from '../db'
-import { startRedis, startWarden, type RunningServer } from '../servers'
+import type { RunningServer } from '../servers'
+import { ADMIN, startPair } from './instances'
 import { LOADER, ROOT } from './processes'
-import { send, type Answer, type Call } from './load'
+import type { Answer, Call } from './load'
 
 /**
  * Two Warden processes sharing one database and one Redis, as the README's "Running several
@@ -19,45 +19,14 @@ import { send, type Answer, type Call } from './load'
 
 /** The README's bound with Redis: one round trip, on a busy two-core machine. */
 const REDIS_BOUND_MS = 100
-const ADMIN = { username: 'root', password: 'a long admin password 1' }
 const WRONG = 'not the right password'
 
 const kidOf = (token: string): string => JSON.parse(Buffer.from(token.split('.')[0], 'base64url').toString()).kid
 
 t.test('two instances on one database and one Redis', async (t) => {
-  const redis = await startRedis(t)
-  const uri = testDatabaseUri()
-  t.teardown(() => dropTestDatabase(uri))
   // The poll is set far beyond the test: only Redis can meet its bound.
-  const env = {
-    MONGODB_URI: uri, REDIS_URL: redis.url, PROPAGATION_POLL_INTERVAL: '600', TRUST_PROXY: 'true',
-    THROTTLE_THRESHOLD: '4', RATE_LIMIT_AUTH_MAX: '6', LOCKOUT_THRESHOLD: '6'
-  }
-  // The first admin is made by one of them only: two starts would race to create it.
-  const a = await startWarden(t, { ...env, ADMIN_USERNAME: ADMIN.username, ADMIN_PASSWORD: ADMIN.password })
-  const b = await startWarden(t, env)
-  const name = (server: RunningServer): string => server === a ? 'A' : 'B'
-  const other = (server: RunningServer): RunningServer => server === a ? b : a
-
-  // Each purpose its own client address: the /auth/ rate limit (6 a minute) counts per address.
-  let addresses = 0
-  const from = (): Record<string, string> => ({ 'x-forwarded-for': `198.51.100.${++addresses}` })
-  const call = (server: RunningServer, c: Call): Promise<Answer> => send(server.url, c, 'several-instances')
-  const loginCall = (username: string, password: string, headers = from()): Call => ({ kind: 'login', method: 'POST', path: '/auth/login', headers, body: { username, password } })
-  const tokenOf = async (server: RunningServer, username: string, password = PASSWORD): Promise<string> => {
-    const res = await call(server, loginCall(username, password))
-    if (res.status !== 200) throw new Error(`login of ${username} on ${name(server)}: ${res.status}`)
-    return (res.json as { access_token: string }).access_token
-  }
-  const verify = async (server: RunningServer, token: string): Promise<number | null> =>
-    (await call(server, { kind: 'verify', method: 'GET', path: '/auth/verify', headers: { authorization: `Bearer ${token}` } })).status
-  const register = (server: RunningServer, username: string): Promise<Answer> =>
-    call(server, { kind: 'register', method: 'POST', path: '/auth/register', headers: from(), body: { username, password: PASSWORD } })
-  const idOf = async (username: string): Promise<string> => {
-    const res = await register(a, username)
-    if (res.status !== 201) throw new Error(`register ${username}: ${res.status}`)
-    return (res.json as { id: string }).id
-  }
+  const { a, b, redis, uri, name, other, from, call, login: loginCall, tokenOf, verify, register, idOf } =
+    await startPair(t, { PROPAGATION_POLL_INTERVAL: '600', THROTTLE_THRESHOLD: '4', RATE_LIMIT_AUTH_MAX: '6', LOCKOUT_THRESHOLD: '6' })
   const roots = { [a.url]: await tokenOf(a, ADMIN.username, ADMIN.password), [b.url]: await tokenOf(b, ADMIN.username, ADMIN.password) }
   const admin = (server: RunningServer, path: string): Promise<Answer> =>
     call(server, { kind: 'admin', method: 'POST', path, headers: { ...from(), authorization: `Bearer ${roots[server.url]}` }, body: {} })
