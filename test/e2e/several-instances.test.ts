@@ -12,13 +12,18 @@ import type { Answer, Call } from './load'
  * Two Warden processes sharing one database and one Redis, as the README's "Running several
  * instances" and "Several instances, and Redis" describe them: an admin lock and unlock and a key
  * rotation (`warden keys rotate`, a third process) made through one are honoured by the other
- * within the Redis bound; the throttle, the rate limit of POST /auth/, the automatic lock and the
+ * within the Redis bound (a rotation: plus one read of the keys); the throttle, the rate limit of POST /auth/, the automatic lock and the
  * stand-in lock of an unknown username count the attempts made on both; parallel registrations of
  * one username on both make one account. (What ending a session does is in propagation.test.ts.)
  */
 
 /** The README's bound with Redis: one round trip, on a busy two-core machine. */
 const REDIS_BOUND_MS = 100
+/**
+ * A rotation's message names the new key only: each instance then reads its keys from the database.
+ * The README's bound is one Redis round trip plus that read, allowed 250 ms as one poll is.
+ */
+const ROTATION_BOUND_MS = REDIS_BOUND_MS + 250
 const WRONG = 'not the right password'
 
 const kidOf = (token: string): string => JSON.parse(Buffer.from(token.split('.')[0], 'base64url').toString()).kid
@@ -42,7 +47,7 @@ t.test('two instances on one database and one Redis', async (t) => {
     }
   })
 
-  t.test('a key rotation made by `warden keys rotate` is taken up by both within the Redis bound', async (t) => {
+  t.test('a key rotation made by `warden keys rotate` is taken up by both within the Redis bound and one read of the keys', async (t) => {
     const before = await tokenOf(a, 'carol')
     const oldKid = kidOf(before)
     t.equal(kidOf(await tokenOf(b, 'carol')), oldKid, 'one signing key to start with')
@@ -74,7 +79,7 @@ t.test('two instances on one database and one Redis', async (t) => {
     for (const [i, server] of [a, b].entries()) {
       const ms = seenAt[i] - rotatedAt
       t.comment(`${name(server)} published the new key ${ms} ms after the command printed it`)
-      t.ok(ms <= REDIS_BOUND_MS, `${name(server)}: within ${REDIS_BOUND_MS} ms`)
+      t.ok(ms <= ROTATION_BOUND_MS, `${name(server)}: within ${ROTATION_BOUND_MS} ms`)
       t.ok(await byRedis(server) > heard[i], `${name(server)}: heard of it through Redis`)
     }
     for (const server of [a, b]) {
