@@ -18,6 +18,8 @@ import { send, startLoad, type Answer, type Call } from './load'
 
 /** README: a login that needs the database answers within this while it is away. */
 const LOGIN_BOUND_MS = 2000
+/** README: once the database answers again, ready and logins answer 200 within this. */
+const RECOVERY_BOUND_MS = 2000
 /** How long /users/me may answer from the profile cache before it reads the database again (plugins/accounts/profiles.ts). */
 const PROFILE_TTL_MS = 10_000
 /** A wrong password: mallory's pair is throttled before the outage, and answered from memory during it. */
@@ -68,6 +70,7 @@ t.test('the database stops under load and starts again', async (t) => {
   const stoppedAt = Date.now()
   const notReady = await eventually(async () => (await call({ kind: 'ready', method: 'GET', path: '/health/ready' }, 'probe')).status === 503, 10_000, '/health/ready to answer 503')
   t.comment(`database stopped in ${stoppedAt - stopAt} ms; /health/ready answered 503 ${notReady} ms later`)
+  t.ok(notReady <= LOGIN_BOUND_MS, `/health/ready answered 503 within ${LOGIN_BOUND_MS} ms`)
   // Longer than the profile cache keeps a profile fresh: /users/me must still answer from memory.
   await eventually(async () => answers.some((a) => a.kind === 'me' && a.sentAt > stoppedAt + PROFILE_TTL_MS + 1000), 60_000, 'a /users/me past the profile cache time')
   await eventually(async () => logins().filter((a) => a.sentAt > stoppedAt && a.status === 503).length >= 5, 30_000, 'logins answered during the outage')
@@ -80,6 +83,7 @@ t.test('the database stops under load and starts again', async (t) => {
   const ready = await eventually(async () => (await call({ kind: 'ready', method: 'GET', path: '/health/ready' }, 'probe')).status === 200, 30_000, '/health/ready to answer 200 again')
   const firstLogin = await eventually(async () => logins().some((a) => a.sentAt > restartedAt && a.status === 200), 30_000, 'a login answered 200 again')
   t.comment(`database started again in ${restartedAt - restartAt} ms; then ready 200 after ${ready} ms, first login 200 after ${firstLogin} ms`)
+  t.ok(ready <= RECOVERY_BOUND_MS && firstLogin <= RECOVERY_BOUND_MS, `found again within ${RECOVERY_BOUND_MS} ms`)
   await eventually(async () => logins().filter((a) => a.sentAt > restartedAt && a.status === 200).length >= 3, 30_000, 'logins after the outage')
   await load.stop()
   stopped = true
