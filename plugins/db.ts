@@ -1,5 +1,5 @@
 import fp from 'fastify-plugin'
-import mongoose, { trusted, type Connection, type Model } from 'mongoose'
+import mongoose, { mongo, trusted, type Connection, type Model } from 'mongoose'
 import type { FastifyInstance } from 'fastify'
 
 export interface Database {
@@ -36,6 +36,29 @@ export function isDuplicateKey (err: unknown): boolean {
   return (err as { code?: unknown } | null)?.code === DUPLICATE_KEY
 }
 
+/**
+ * How long an operation waits for a reachable database server before it fails: while the
+ * database is away, a request that needs it is answered 503 after this long rather than hanging.
+ */
+export const SERVER_SELECTION_TIMEOUT_MS = 1000
+/** How long a start keeps trying to reach the database before it gives up. */
+const CONNECT_DEADLINE_MS = 5000
+
+/**
+ * Whether an operation failed because no database server could be reached (none selected in
+ * time, the connection lost or closed), as opposed to an answer of the server: the request is
+ * then answered 503 `unavailable`, to be retried.
+ */
+export function isDatabaseUnreachable (err: unknown): boolean {
+  return err instanceof mongo.MongoNetworkError ||
+    err instanceof mongo.MongoServerSelectionError ||
+    err instanceof mongo.MongoNotConnectedError ||
+    err instanceof mongo.MongoTopologyClosedError ||
+    err instanceof mongo.MongoServerClosedError ||
+    err instanceof mongo.MongoClientClosedError ||
+    (err as { name?: unknown } | null)?.name === 'MongooseServerSelectionError'
+}
+
 declare module 'fastify' {
   interface FastifyInstance {
     db: Database
@@ -54,20 +77,44 @@ function indexName (fields: Record<string, 1 | -1>): string {
 }
 
 /**
+ * Connects, trying again for CONNECT_DEADLINE_MS: each attempt waits only one server selection
+ * (short, so that requests fail fast during an outage), a start may meet a server still starting.
+ */
+async function connect (uri: string): Promise<Connection> {
+  const deadline = Date.now() + CONNECT_DEADLINE_MS
+  for (;;) {
+    // Commands are never queued while the connection is down: they fail after one server selection.
+    const connection = mongoose.createConnection(uri, {
+      autoIndex: false,
+      autoCreate: false,
+      bufferCommands: false,
+      sanitizeFilter: true,
+      serverSelectionTimeoutMS: SERVER_SELECTION_TIMEOUT_MS,
+      connectTimeoutMS: 5000
+    })
+    try {
+      return await connection.asPromise()
+    } catch (err) {
+      await connection.close().catch(() => {})
+      if (!isDatabaseUnreachable(err) || Date.now() >= deadline) throw err
+    }
+  }
+}
+
+/**
  * Opens the MongoDB connection (one per app, closed with it). Stores register their models
- * on it and call `ensureIndexes` once at start-up.
+ * on it and call `ensureIndexes` once at start-up. Losing the server and finding it again are
+ * logged once each.
  */
 async function db (fastify: FastifyInstance, opts: DbPluginOptions): Promise<void> {
-  const connection = mongoose.createConnection(opts.uri, {
-    autoIndex: false,
-    autoCreate: false,
-    bufferCommands: false,
-    sanitizeFilter: true,
-    serverSelectionTimeoutMS: 5000,
-    connectTimeoutMS: 5000
-  })
+  const connection = await connect(opts.uri)
   fastify.addHook('onClose', async () => { await connection.close() })
-  await connection.asPromise()
+  let closing = false
+  fastify.addHook('preClose', async () => { closing = true })
+  connection.on('disconnected', () => {
+    if (!closing) fastify.log.warn('database unreachable: requests that need it answer 503 until it is back')
+  })
+  connection.on('reconnected', () => { fastify.log.info('database reachable again') })
 
   const sweepTimers: NodeJS.Timeout[] = []
   const sweeps: Array<() => Promise<number>> = []

@@ -7,6 +7,12 @@ import { Type } from '@sinclair/typebox'
 import { errors, retryAfterOf, wireCode, wwwAuthenticate } from '../src/errors'
 import { repeatsHeader } from '../src/lib/raw-headers'
 import { ErrorResponse } from '../src/schemas/common'
+import { isDatabaseUnreachable } from './db'
+
+/** The answer to a request that needs the database while it cannot be reached. */
+const UNAVAILABLE = new errors.Unavailable()
+/** Seconds a client is told to wait then: the database is asked again every second. */
+const UNAVAILABLE_RETRY_AFTER = 1
 
 /** The request parts a route schema may validate (a mismatch is a 400). */
 const VALIDATED_PARTS = ['body', 'querystring', 'params', 'headers'] as const
@@ -22,6 +28,7 @@ const FASTIFY_CLIENT_ERRORS: Record<string, string> = {
 }
 
 function describe (error: FastifyError): { status: number, code: string, message: string } {
+  if (isDatabaseUnreachable(error)) return { status: 503, code: 'unavailable', message: UNAVAILABLE.message }
   const code = wireCode(error)
   if (code !== undefined) return { status: error.statusCode ?? 500, code, message: error.message }
   if (error.validation !== undefined) return { status: 400, code: 'validation_error', message: error.message }
@@ -107,10 +114,13 @@ async function errorHandler (fastify: FastifyInstance): Promise<void> {
 
   fastify.setErrorHandler(function (error: FastifyError, request: FastifyRequest, reply: FastifyReply) {
     const { status, code, message } = describe(error)
-    if (status >= 500) request.log.error({ err: error }, 'request failed')
+    // A 503 (the database or Redis away, not ready, shedding) is expected while it lasts: its
+    // cause is logged once by its owner (the db plugin, the limits), not once per request.
+    const unreachable = isDatabaseUnreachable(error)
+    if (status >= 500 && status !== 503) request.log.error({ err: error }, 'request failed')
     const challenge = wwwAuthenticate(code, message, status)
     if (challenge !== undefined) reply.header('www-authenticate', challenge)
-    const retryAfter = retryAfterOf(error)
+    const retryAfter = unreachable ? UNAVAILABLE_RETRY_AFTER : retryAfterOf(error)
     if (retryAfter !== undefined) reply.header('retry-after', String(retryAfter))
     return reply.code(status).send({ error: code, message })
   })

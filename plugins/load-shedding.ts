@@ -15,6 +15,8 @@ declare module 'fastify' {
 
 /** Seconds a shed client is told to wait. */
 export const SHED_RETRY_AFTER = 10
+/** Seconds a client that meets a closing server is told to wait (another instance may take it at once). */
+const CLOSING_RETRY_AFTER = 1
 /** How often the event-loop delay and the heap are sampled (ms). */
 const SAMPLE_INTERVAL_MS = 1000
 /** Share of the V8 heap limit used when MAX_HEAP_USED_MB is unset. */
@@ -32,7 +34,8 @@ export function heapThreshold (maxHeapUsedMb: number | undefined): number {
  * 503 `unavailable` with Retry-After, /health/ready included, so that a load balancer sends the
  * traffic elsewhere. Routes that declare `config.loadShedding: false` (liveness, metrics) still
  * answer. The sampler is registered in a scope of its own and its verdict read by one hook here:
- * a request pays one call while nothing is wrong.
+ * a request pays one call while nothing is wrong. A request that arrives while the server closes
+ * is answered 503 `unavailable` too.
  */
 async function loadShedding (fastify: FastifyInstance): Promise<void> {
   const { maxEventLoopDelayMs, maxHeapUsedMb } = fastify.config.loadShedding
@@ -51,6 +54,19 @@ async function loadShedding (fastify: FastifyInstance): Promise<void> {
       done(withRetryAfter(new errors.Unavailable(), SHED_RETRY_AFTER))
     })
   }
+
+  // While the server closes, a request that arrives on a connection kept alive is answered at once
+  // (Fastify closes the connection after it), in the contract's shape: Fastify's own answer for it
+  // is turned off in src/app.ts (`return503OnClosing`), its body is not the contract's.
+  let closing = false
+  fastify.addHook('preClose', function stopTakingWork (done) {
+    closing = true
+    done()
+  })
+  fastify.addHook('onRequest', function refuseWhileClosing (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction) {
+    if (!closing) return done()
+    done(withRetryAfter(new errors.Unavailable(), CLOSING_RETRY_AFTER))
+  })
 
   fastify.metrics.level('under_pressure', '1 while requests are shed (event-loop delay or heap above its threshold), else 0', () => underLoad() ? 1 : 0)
   fastify.metrics.total('shed_requests_total', 'Requests answered 503 because the process was under pressure', () => shed)

@@ -104,6 +104,9 @@ export function serverOptions (cfg: Config): FastifyHttpOptions<Server> {
     // Fastify accepts a hop count at run time; its type declaration omits it.
     trustProxy: cfg.trustProxy as boolean | string[],
     genReqId: () => randomUUID(),
+    // A request that arrives while the server closes is answered 503 in the contract's shape by
+    // the load-shedding plugin; Fastify's own answer would have another body.
+    return503OnClosing: false,
     // Longer than any parameter a route schema admits, percent-encoded: a parameter too long is then
     // the schema's 400 validation_error, not the router's undocumented 414.
     routerOptions: { maxParamLength: 1024 },

@@ -43,7 +43,7 @@ export const errors = {
   ValidationError: define('VALIDATION_ERROR', '%s', 400),
   BadRequest: define('BAD_REQUEST', '%s', 400),
   NotFound: define('NOT_FOUND', '%s', 404),
-  NotReady: define('NOT_READY', 'The database is not answering', 503),
+  NotReady: define('NOT_READY', 'The database is not answering', 503, false),
   Internal: define('INTERNAL_ERROR', 'Internal server error', 500)
 } as const
 

@@ -132,3 +132,15 @@ export async function eventually (check: () => Promise<boolean>, timeoutMs: numb
   }
   return Date.now() - start
 }
+
+/** The value of one sample (`name{a="1",b="2"}`), labels given in any order; 0 when absent. */
+export function sample (text: string, name: string, labels: Record<string, string> = {}): number {
+  const wanted = Object.entries(labels)
+  for (const line of text.split('\n')) {
+    const match = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)$/.exec(line)
+    if (match === null || match[1] !== name) continue
+    const have = new Map([...(match[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map((m) => [m[1], m[2]]))
+    if (wanted.every(([k, v]) => have.get(k) === v) && have.size === wanted.length) return Number(match[3])
+  }
+  return 0
+}

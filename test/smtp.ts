@@ -2,7 +2,7 @@
 import { SMTPServer } from 'smtp-server'
 import { simpleParser, type ParsedMail } from 'mailparser'
 import type { Teardown } from './helper'
-import { freePort } from './redis'
+import { freePort } from '../src/lib/embedded-db'
 import { eventually } from './brute-force'
 
 export interface Mailbox {

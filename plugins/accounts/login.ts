@@ -100,10 +100,10 @@ async function logins (fastify: FastifyInstance): Promise<void> {
     }
     // Before any token exists: a known device's session passes the automatic lock in force.
     await attempt.admit(sessionId, now.getTime() + sessionTtlMs)
-    const [[session, newDevice]] = await Promise.all([
-      opening,
-      loginEvents.record(origin, { type: 'login', outcome: 'success', userId, username: user.username, sessionId })
-    ])
+    const [session, newDevice] = await opening
+    // Once the session exists: a login that could not open one (the database went away) is
+    // answered 503, and no event says it succeeded.
+    await loginEvents.record(origin, { type: 'login', outcome: 'success', userId, username: user.username, sessionId })
     const access = tokens.issueAccessToken({ id: userId, username: user.username, roles: user.roles }, sessionId)
     profiles.remember({ ...user, lastLoginAt: now })
     const result: LoginResult = { access_token: access.token, token_type: 'Bearer', expires_in: access.expiresIn, refresh_token: session.refreshToken }

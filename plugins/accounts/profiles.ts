@@ -13,7 +13,11 @@ export interface Profile {
 }
 
 export interface Profiles {
-  /** The profile of a user, answered from a short-lived in-memory cache; null when gone. */
+  /**
+   * The profile of a user; null when gone. A profile in the cache is answered at once, and read
+   * again in the background once it is older than PROFILE_TTL_MS: a user seen by this instance
+   * gets an answer while the database is away. A user not in the cache is read from the database.
+   */
   get(userId: string): Promise<Profile | null>
   /** The cached profile when there is a fresh one: lets hot routes answer synchronously. */
   cached(userId: string): Profile | undefined
@@ -43,10 +47,26 @@ export function toProfile (user: UserRecord): Profile {
   }
 }
 
-/** Profiles of signed-in users, cached briefly so that `/users/me` rarely waits on the database. */
+/** Profiles of signed-in users, kept in memory so that `/users/me` does not wait on the database. */
 async function profiles (fastify: FastifyInstance): Promise<void> {
-  const { users } = fastify
+  const { users, log } = fastify
   const cache = new Map<string, { profile: Profile, until: number }>()
+  /** Reads under way, one per user: many requests for a stale profile start one read. */
+  const reading = new Map<string, Promise<Profile | null>>()
+  fastify.addHook('onClose', async () => { await Promise.allSettled(reading.values()) })
+
+  function read (userId: string): Promise<Profile | null> {
+    let pending = reading.get(userId)
+    if (pending === undefined) {
+      pending = users.findById(userId).then((user) => {
+        if (user !== null) return remember(user)
+        cache.delete(userId)
+        return null
+      }).finally(() => { reading.delete(userId) })
+      reading.set(userId, pending)
+    }
+    return pending
+  }
 
   function remember (user: UserRecord): Profile {
     const profile = toProfile(user)
@@ -62,14 +82,12 @@ async function profiles (fastify: FastifyInstance): Promise<void> {
 
   fastify.decorate('profiles', {
     async get (userId: string) {
-      const hit = cached(userId)
-      if (hit !== undefined) return hit
-      const user = await users.findById(userId)
-      if (user === null) {
-        cache.delete(userId)
-        return null
+      const hit = cache.get(userId)
+      if (hit === undefined) return await read(userId)
+      if (hit.until <= Date.now()) {
+        read(userId).catch((err: Error) => { log.debug({ err: { message: err.message } }, 'profile not read again; the cached one is answered meanwhile') })
       }
-      return remember(user)
+      return hit.profile
     },
     cached,
     remember,

@@ -110,7 +110,7 @@ t.test('two processes without Redis: the poll carries every ending within the in
 })
 
 t.test('two processes with Redis: every ending arrives at once', async (t) => {
-  const REDIS_URL = await startRedis(t)
+  const REDIS_URL = (await startRedis(t)).url
   // The poll (the safety net) is set far beyond the test, so only Redis can meet the bound.
   await scenarios(t, { MONGODB_URI: database(t), REDIS_URL, PROPAGATION_POLL_INTERVAL: '600' }, REDIS_BOUND_MS)
 })

@@ -1,5 +1,6 @@
 import t from 'tap'
 import Fastify from 'fastify'
+import { mongo } from 'mongoose'
 import errorHandler from '../../plugins/error-handler'
 import { errors } from '../../src/errors'
 import { build } from '../helper'
@@ -21,6 +22,26 @@ t.test('unexpected errors become a bare 500 without detail', async (t) => {
   const typed = await app.inject({ url: '/typed' })
   t.equal(typed.statusCode, 409)
   t.same(typed.json(), { error: 'username_taken', message: 'This username is already taken' })
+})
+
+t.test('an unreachable database is a 503 unavailable with Retry-After, not logged per request', async (t) => {
+  const logs: string[] = []
+  const app = Fastify({ logger: { level: 'error', stream: { write: (line: string) => logs.push(line) } } })
+  await app.register(errorHandler)
+  const unreachable = [
+    new mongo.MongoServerSelectionError('Server selection timed out after 1000 ms', { type: 'Unknown', servers: new Map() } as never),
+    new mongo.MongoNetworkError('connection 3 to 127.0.0.1:27017 closed'),
+    new mongo.MongoNotConnectedError('Client must be connected before running operations')
+  ]
+  unreachable.forEach((err, i) => app.get(`/db/${i}`, async () => { throw err }))
+  t.teardown(() => app.close())
+  for (const i of unreachable.keys()) {
+    const res = await app.inject({ url: `/db/${i}` })
+    t.equal(res.statusCode, 503, unreachable[i].name)
+    t.same(res.json(), { error: 'unavailable', message: 'Temporarily unavailable; retry shortly' })
+    t.equal(res.headers['retry-after'], '1')
+  }
+  t.same(logs, [], 'the db plugin logs the outage once instead')
 })
 
 t.test('unknown routes and unsupported bodies answer in the contract shape', async (t) => {

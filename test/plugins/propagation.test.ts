@@ -63,7 +63,7 @@ t.test('an instance started later loads what was journalled and follows what com
 })
 
 t.test('with Redis: changes arrive without waiting for the poll', async (t) => {
-  const REDIS_URL = await startRedis(t)
+  const REDIS_URL = (await startRedis(t)).url
   // A poll interval far longer than the test: only Redis can carry the change in time.
   const env = { MONGODB_URI: sharedDatabase(t), REDIS_URL, PROPAGATION_POLL_INTERVAL: '600' }
   const a = await build(t, env)
@@ -82,7 +82,7 @@ t.test('with Redis: changes arrive without waiting for the poll', async (t) => {
 })
 
 t.test('with Redis: the poll still carries what Redis did not', async (t) => {
-  const REDIS_URL = await startRedis(t)
+  const REDIS_URL = (await startRedis(t)).url
   const uri = sharedDatabase(t)
   const b = await build(t, { MONGODB_URI: uri, REDIS_URL, PROPAGATION_POLL_INTERVAL: String(POLL_S) })
   // An instance that publishes nothing on Redis (as if every message it sent were lost).
@@ -94,7 +94,7 @@ t.test('with Redis: the poll still carries what Redis did not', async (t) => {
 })
 
 t.test('with Redis: messages from another database or malformed ones change nothing', async (t) => {
-  const REDIS_URL = await startRedis(t)
+  const REDIS_URL = (await startRedis(t)).url
   const uri = sharedDatabase(t)
   const app = await build(t, { MONGODB_URI: uri, REDIS_URL, PROPAGATION_POLL_INTERVAL: '600' })
   const { user, tokens } = await signUp(app)

@@ -5,7 +5,7 @@ import rateLimit from '../../plugins/rate-limit'
 import throttle from '../../plugins/throttle'
 import { bare, type Teardown } from '../helper'
 import { advanceClock } from '../brute-force'
-import { startRedis } from '../redis'
+import { startRedis } from '../servers'
 
 async function throttleApp (t: Teardown, env: Record<string, string>): Promise<FastifyInstance> {
   const app = await bare(t, { THROTTLE_THRESHOLD: '2', THROTTLE_DELAY: '10', THROTTLE_MAX_DELAY: '20', LOCKOUT_THRESHOLD: '2', LOCKOUT_DURATION: '30', LOCKOUT_MAX_DURATION: '60', LOCKOUT_MAX_TEMPORARY: '2', ...env })

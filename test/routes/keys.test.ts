@@ -144,7 +144,7 @@ for (const transport of ['the state-change poll', 'Redis'] as const) {
     const env: Record<string, string> = { MONGODB_URI: testDatabaseUri(), PROPAGATION_POLL_INTERVAL: '1' }
     t.teardown(() => dropTestDatabase(env.MONGODB_URI))
     // with Redis, the poll is set far beyond the test: only Redis can deliver in time
-    if (transport === 'Redis') Object.assign(env, { REDIS_URL: await startRedis(t), PROPAGATION_POLL_INTERVAL: '600' })
+    if (transport === 'Redis') Object.assign(env, { REDIS_URL: (await startRedis(t)).url, PROPAGATION_POLL_INTERVAL: '600' })
     const [a, b] = await Promise.all([build(t, env), build(t, env)])
     t.equal(b.tokens.kid, a.tokens.kid, 'one signing key to start with')
     const { tokens: before } = await signUp(a)

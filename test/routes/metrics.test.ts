@@ -1,6 +1,6 @@
 import t from 'tap'
 import type { FastifyInstance, InjectOptions } from 'fastify'
-import { bearer, build, eventually, login, PASSWORD, register, signUp } from '../helper'
+import { bearer, build, eventually, login, PASSWORD, register, sample, signUp } from '../helper'
 import { as, buildWithAdmin, createUser } from '../admin'
 import { dropTestDatabase, testDatabaseUri } from '../db'
 import { startRedis } from '../servers'
@@ -10,18 +10,6 @@ async function scrape (app: FastifyInstance, options: InjectOptions = {}): Promi
   const res = await app.inject({ url: '/metrics', ...options })
   if (res.statusCode !== 200) throw new Error(`/metrics answered ${res.statusCode}: ${res.body}`)
   return res.body
-}
-
-/** The value of one sample (`name{a="1",b="2"}`), labels given in any order; 0 when absent. */
-function sample (text: string, name: string, labels: Record<string, string> = {}): number {
-  const wanted = Object.entries(labels)
-  for (const line of text.split('\n')) {
-    const match = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)$/.exec(line)
-    if (match === null || match[1] !== name) continue
-    const have = new Map([...(match[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map((m) => [m[1], m[2]]))
-    if (wanted.every(([k, v]) => have.get(k) === v) && have.size === wanted.length) return Number(match[3])
-  }
-  return 0
 }
 
 t.test('from loopback: Prometheus text whose counters move with real requests', async (t) => {
@@ -155,7 +143,7 @@ t.test('a change made on another instance is counted with its propagation lag', 
 })
 
 t.test('with Redis, the lag of a change is counted under the redis transport', async (t) => {
-  const REDIS_URL = await startRedis(t)
+  const REDIS_URL = (await startRedis(t)).url
   // A poll interval far longer than the test: only Redis can carry the change in time.
   const env = { MONGODB_URI: testDatabaseUri(), REDIS_URL, PROPAGATION_POLL_INTERVAL: '600' }
   t.teardown(() => dropTestDatabase(env.MONGODB_URI))

@@ -3,7 +3,7 @@ import { Writable } from 'node:stream'
 import { build, register, PASSWORD, type Teardown } from '../helper'
 import { testDatabaseUri, dropTestDatabase } from '../db'
 import { attempt, eventually, ip, PROXIED, WRONG } from '../brute-force'
-import { startRedis } from '../redis'
+import { startRedis } from '../servers'
 
 /** Two instances on one database and one real Redis. */
 async function pair (t: Teardown, env: Record<string, string>) {
