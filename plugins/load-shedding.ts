@@ -48,11 +48,6 @@ async function loadShedding (fastify: FastifyInstance): Promise<void> {
       await scope.register(underPressure, { maxEventLoopDelay: maxEventLoopDelayMs, maxHeapUsedBytes, sampleInterval: SAMPLE_INTERVAL_MS })
       underLoad = scope.isUnderPressure
     })
-    fastify.addHook('onRequest', function shedLoad (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction) {
-      if (!underLoad() || request.routeOptions.config.loadShedding === false) return done()
-      shed++
-      done(withRetryAfter(new errors.Unavailable(), SHED_RETRY_AFTER))
-    })
   }
 
   // While the server closes, a request that arrives on a connection kept alive is answered at once
@@ -63,9 +58,12 @@ async function loadShedding (fastify: FastifyInstance): Promise<void> {
     closing = true
     done()
   })
-  fastify.addHook('onRequest', function refuseWhileClosing (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction) {
-    if (!closing) return done()
-    done(withRetryAfter(new errors.Unavailable(), CLOSING_RETRY_AFTER))
+  // One hook for both, on every request: while nothing is wrong it costs two reads.
+  fastify.addHook('onRequest', function shedLoad (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction) {
+    if (closing) return done(withRetryAfter(new errors.Unavailable(), CLOSING_RETRY_AFTER))
+    if (!underLoad() || request.routeOptions.config.loadShedding === false) return done()
+    shed++
+    done(withRetryAfter(new errors.Unavailable(), SHED_RETRY_AFTER))
   })
 
   fastify.metrics.level('under_pressure', '1 while requests are shed (event-loop delay or heap above its threshold), else 0', () => underLoad() ? 1 : 0)
