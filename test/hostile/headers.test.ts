@@ -1,3 +1,4 @@
+import net from 'node:net'
 import t from 'tap'
 import { basic, bearer, build, login, PASSWORD, register } from '../helper'
 import { listen, rawRequest } from '../socket'
@@ -8,6 +9,24 @@ function request (method: string, path: string, head: string[], body: string | B
   const lines = [`${method} ${path} HTTP/1.1`, 'Host: localhost', ...head]
   if (body.length > 0 && !head.some((h) => /^(content-length|transfer-encoding):/i.test(h))) lines.push(`Content-Length: ${Buffer.byteLength(body)}`)
   return Buffer.concat([Buffer.from(`${lines.join('\r\n')}\r\n\r\n`, 'latin1'), Buffer.isBuffer(body) ? body : Buffer.from(body)])
+}
+
+/** Opens an event stream and resolves with everything up to its first event, then hangs up. */
+function firstEvent (port: number, data: Buffer): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(port, '127.0.0.1', () => { socket.write(data) })
+    let text = ''
+    const timer = setTimeout(() => { socket.destroy(); resolve(text) }, 5000)
+    socket.on('data', (chunk) => {
+      text += chunk.toString('latin1')
+      if (/\r\n\r\n/.test(text) && (!text.startsWith('HTTP/1.1 200') || /\nevent: \w+\n[\s\S]*?\n\n/.test(text))) {
+        clearTimeout(timer)
+        socket.destroy()
+        resolve(text)
+      }
+    })
+    socket.on('error', (err) => { clearTimeout(timer); reject(err) })
+  })
 }
 
 t.test('two Authorization headers on any protected route: 401, and the route does nothing', async (t) => {
@@ -128,10 +147,17 @@ t.test('client address headers are ignored without TRUST_PROXY: rotating them es
     refused(t, res, `attempt ${i} from a "new" address`, [429], 'too_many_attempts')
     t.ok(Number(res.headers['retry-after']) > 0, 'with Retry-After')
   }
+  // ...nor does a made-up device token, in the body or as the cookie, operator text included.
+  for (const token of ['d'.repeat(43), '{"$ne":null}', '[object Object]', 'j:{"$gt":""}']) {
+    const body = await app.inject({ method: 'POST', url: '/auth/login', payload: { username: 'alice', password: 'wrong again', device_token: token } })
+    refused(t, body, `a made-up device_token ${token}`, [429], 'too_many_attempts')
+    const cookie = await app.inject({ method: 'POST', url: '/auth/login', cookies: { warden_device: token }, payload: { username: 'alice', password: 'wrong again' } })
+    refused(t, cookie, `a made-up device cookie ${token}`, [429], 'too_many_attempts')
+  }
   const right = await app.inject({ method: 'POST', url: '/auth/login', headers: spoofs(99), payload: { username: 'alice', password: PASSWORD } })
   refused(t, right, 'the right password from a "new" address is throttled too', [429], 'too_many_attempts')
   const events = await app.loginEvents.find({ username: 'alice' }, 200)
-  t.ok(events.length >= 9, 'every attempt recorded')
+  t.ok(events.length >= 17, 'every attempt recorded')
   t.ok(events.every((e) => e.ip === '127.0.0.1'), 'every event has the real client address')
 
   // A successful login records the socket's address in the session, whatever the headers say.
@@ -182,6 +208,17 @@ t.test('what a client claims', async (t) => {
     t.equal(raw.status, 204)
     t.equal(raw.headers['x-auth-user-id'], world.alice.id, 'one X-Auth-User-Id, the token\'s')
     t.equal(raw.headers['x-auth-roles'], 'user', 'one X-Auth-Roles, the token\'s')
+  })
+
+  t.test('a hostile Last-Event-ID gets a snapshot of the revocation feed, or 400 when it is too long', async (t) => {
+    const auth = `Authorization: ${basic(world.client.id, world.client.secret).authorization}`
+    const ids = ['{"$gt":""}', '{"$ne":null}', '$where', '.*', '000000000000000000000000', 'ffffffffffffffffffffffff', '-1', '\xff\xfe', `${'0'.repeat(23)}\u00e9`]
+    for (const id of ids) {
+      const opening = await firstEvent(port, Buffer.from(`GET /oauth/revocations HTTP/1.1\r\nHost: localhost\r\n${auth}\r\nLast-Event-ID: ${id}\r\n\r\n`, 'latin1'))
+      t.match(opening, /^HTTP\/1\.1 200 [\s\S]*\nevent: snapshot\n/, `Last-Event-ID ${JSON.stringify(id)}: a full snapshot`)
+    }
+    const long = await rawRequest(port, `GET /oauth/revocations HTTP/1.1\r\nHost: localhost\r\n${auth}\r\nLast-Event-ID: ${'a'.repeat(65)}\r\n\r\n`)
+    refused(t, asInjected(long), 'a Last-Event-ID of 65 characters', [400], 'validation_error')
   })
 
   t.test('Host header oddities: never a 5xx, never reflected into metadata', async (t) => {
