@@ -255,7 +255,7 @@ t.test('what a client claims', async (t) => {
       ['a truncated percent-encoding', 'DELETE', `/admin/users/${world.alice.id}%E2%82`]
     ]
     for (const [name, method, path] of paths) {
-      const res = await rawRequest(port, Buffer.concat([bytes(`${method} ${path} HTTP/1.1\r\nHost: localhost\r\n${path.startsWith('/users') ? user : admin}\r\nContent-Length: 0\r\n\r\n`)]))
+      const res = await rawRequest(port, bytes(`${method} ${path} HTTP/1.1\r\nHost: localhost\r\n${path.startsWith('/users') ? user : admin}\r\nContent-Length: 0\r\n\r\n`))
       refused(t, asInjected(res), name, [400, 404], /^(bad_request|not_found|validation_error)$/)
       t.equal(res.timedOut, false, `${name}: answered`)
     }

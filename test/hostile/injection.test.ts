@@ -1,6 +1,6 @@
 import t, { type Test } from 'tap'
 import { login, PASSWORD } from '../helper'
-import { buildWorld, encodePairs, eventsWritten, FORM, JSON_TYPE, label, operations, prototypeState, refused, send, snapshot, validRequest, withQuery, type Operation, type World } from './world'
+import { account, buildWorld, encodePairs, eventsWritten, FORM, JSON_TYPE, label, operations, prototypeState, refused, send, snapshot, validRequest, withQuery, type Operation, type World } from './world'
 
 /** Query operators as JSON values: each stands where a field's string (or array of strings) belongs. */
 const OPERATORS: unknown[] = [
@@ -83,6 +83,22 @@ t.test('operators in bodies', async (t) => {
     }
     await assertUntouched(t, world, before, 'form shapes')
   })
+})
+
+t.test('every valid request the attacks start from is answered as a success', async (t) => {
+  // Each attack below changes one part of one of these requests: that nothing changed afterwards
+  // means the attack was refused, not that the request could never have done anything.
+  const world = await buildWorld(t)
+  const ops = await operations(world.app)
+  // These end or spend what the others use: each gets an account of its own.
+  const ending = ['POST /auth/logout', 'POST /auth/logout-all', 'POST /auth/password', 'POST /oauth/revoke', 'POST /admin/users/{id}/lock', 'DELETE /admin/users/{id}']
+  for (const [i, op] of ops.entries()) {
+    const own = ending.includes(label(op)) ? { ...world, alice: await account(world.app, `user${i}`) } : world
+    const { url, headers, query, body } = validRequest(own, op)
+    const res = await send(world.app, op, { url: withQuery(url, encodePairs(query)), headers, payload: body })
+    if (op.template === '/auth/unlock' && op.method === 'POST') refused(t, res, `${label(op)}: a well-formed unknown token`, [400], 'invalid_token')
+    else t.ok(res.statusCode >= 200 && res.statusCode < 300, `${label(op)}: ${res.statusCode}${res.statusCode < 300 ? '' : ` ${res.body.slice(0, 200)}`}`)
+  }
 })
 
 t.test('operators in query strings and paths', async (t) => {

@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto'
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify'
 import type { Test } from 'tap'
 import type { RawResponse } from '../socket'
-import { bearer, basic, eventually, login, PASSWORD, register, type Teardown, type Tokens } from '../helper'
+import { bearer, basic, decodePart, eventually, login, PASSWORD, register, type Teardown, type Tokens } from '../helper'
 import { buildWithAdmin } from '../admin'
 
 /** Rate limits off: hundreds of refused requests from one address must each reach the route. */
@@ -17,21 +17,26 @@ export interface World {
   app: FastifyInstance
   admin: { id: string, token: string }
   /** The account the requests act on: registered, signed in twice (two sessions). */
-  alice: { id: string, tokens: Tokens, spare: Tokens, spareSessionId: string }
+  alice: Account
   client: { id: string, secret: string }
+}
+
+export interface Account { username: string, id: string, tokens: Tokens, spare: Tokens, spareSessionId: string }
+
+/** Registers `username` and signs it in twice. */
+export async function account (app: FastifyInstance, username: string): Promise<Account> {
+  const { id } = await register(app, username)
+  const tokens = await login(app, username)
+  const spare = await login(app, username)
+  return { username, id, tokens, spare, spareSessionId: decodePart(spare.access_token, 1).sid as string }
 }
 
 export async function buildWorld (t: Teardown, env: Record<string, string> = {}): Promise<World> {
   const { app, admin } = await buildWithAdmin(t, { ...HOSTILE_ENV, ...env })
-  const { id } = await register(app, 'alice')
-  const tokens = await login(app, 'alice')
-  const spare = await login(app, 'alice')
+  const alice = await account(app, 'alice')
   const created = await app.clients.create('hostile-tests')
-  const sid = JSON.parse(Buffer.from(spare.access_token.split('.')[1], 'base64url').toString('utf8')).sid as string
-  return { app, admin, alice: { id, tokens, spare, spareSessionId: sid }, client: { id: created.client_id, secret: created.client_secret } }
+  return { app, admin, alice, client: { id: created.client_id, secret: created.client_secret } }
 }
-
-export type Carrier = 'body' | 'query' | 'path'
 
 /** One operation of the OpenAPI document and the inputs it takes. */
 export interface Operation {
@@ -117,11 +122,11 @@ export function samples (world: World): Record<string, unknown> {
   const future = new Date(Date.now() + 3_600_000).toISOString()
   return {
     'POST /auth/register': { username: 'mallory', password: PASSWORD, email: 'mallory@example.com' },
-    'POST /auth/login': { username: 'alice', password: PASSWORD, device_token: 'd'.repeat(43) },
+    'POST /auth/login': { username: world.alice.username, password: PASSWORD, device_token: 'd'.repeat(43) },
     'POST /auth/refresh': { refresh_token: world.alice.tokens.refresh_token },
     'POST /auth/logout': { refresh_token: world.alice.tokens.refresh_token },
     'POST /auth/password': { current_password: PASSWORD, new_password: 'a different long passphrase' },
-    'POST /auth/unlock/request': { username: 'alice' },
+    'POST /auth/unlock/request': { username: world.alice.username },
     'POST /auth/unlock': { token: 'u'.repeat(43) },
     'POST /oauth/introspect': { token: world.alice.tokens.access_token, token_type_hint: 'access_token' },
     'POST /oauth/revoke': { token: world.alice.tokens.refresh_token, token_type_hint: 'refresh_token' },
@@ -138,7 +143,7 @@ export function samples (world: World): Record<string, unknown> {
     locked: false,
     role: 'user',
     user_id: world.alice.id,
-    username: 'alice',
+    username: world.alice.username,
     ip: '127.0.0.1',
     from: new Date(Date.now() - 3_600_000).toISOString(),
     to: future,
