@@ -3,22 +3,13 @@ import { isUtf8 } from 'node:buffer'
 import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction, RouteOptions } from 'fastify'
 import { errors } from '../src/errors'
 import { parseForm } from '../src/lib/form-encoding'
-import { describeProblem, flatNameProblem, jsonProblem, type InputProblem } from '../src/lib/input-names'
+import { describeProblem, flatNamesProblem, jsonProblem, type InputProblem } from '../src/lib/input-names'
 import { hookList } from '../src/lib/route-hooks'
 
 /** The error a problem of the request's input is answered with: 400, `validation_error` for bracket names, else `bad_request`. */
 function refusal (part: string, problem: InputProblem): Error {
   const message = describeProblem(part, problem)
   return problem.kind === 'brackets' ? new errors.ValidationError(message) : new errors.BadRequest(message)
-}
-
-/** The first problem among flat names (form fields, query parameters). */
-function namesProblem (names: string[]): InputProblem | null {
-  for (const name of names) {
-    const problem = flatNameProblem(name, name)
-    if (problem !== null) return problem
-  }
-  return null
 }
 
 const NOT_UTF8 = 'The body is not valid UTF-8'
@@ -31,9 +22,9 @@ function checkQuery (request: FastifyRequest, reply: FastifyReply, done: HookHan
   const url = request.raw.url ?? ''
   const start = url.indexOf('?')
   if (start < 0) return done()
-  const parsed = parseForm(url.slice(start + 1))
-  if (parsed.undecodable !== undefined) return done(new errors.BadRequest('The query string is not valid percent-encoded UTF-8'))
-  const problem = namesProblem(Object.keys(parsed.fields))
+  const fields = parseForm(url.slice(start + 1))
+  if (fields === null) return done(new errors.BadRequest('The query string is not valid percent-encoded UTF-8'))
+  const problem = flatNamesProblem(Object.keys(fields))
   done(problem === null ? undefined : refusal('querystring', problem))
 }
 
@@ -63,11 +54,11 @@ async function requestInput (fastify: FastifyInstance): Promise<void> {
 
   fastify.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'buffer' }, function (request, body: Buffer, done) {
     if (!isUtf8(body)) return done(new errors.BadRequest(NOT_UTF8))
-    const parsed = parseForm(body.toString('utf8'))
-    if (parsed.undecodable !== undefined) return done(new errors.BadRequest('The form body is not valid percent-encoded UTF-8'))
-    const problem = namesProblem(Object.keys(parsed.fields))
+    const fields = parseForm(body.toString('utf8'))
+    if (fields === null) return done(new errors.BadRequest('The form body is not valid percent-encoded UTF-8'))
+    const problem = flatNamesProblem(Object.keys(fields))
     if (problem !== null) return done(refusal('body', problem))
-    done(null, parsed.fields)
+    done(null, fields)
   })
 
   // Only the routes that read a query string pay for the check (the forward-auth path reads none).

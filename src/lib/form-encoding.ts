@@ -17,24 +17,23 @@ export function formDecode (value: string): string | null {
 /** Names, in the order they came, each with its value(s): a name given twice has an array. */
 export type FormFields = Record<string, string | string[]>
 
-/** The first pair of `text` that does not decode (its raw text), or the fields. */
-export type FormParse = { fields: FormFields, undecodable?: undefined } | { fields?: undefined, undecodable: string }
-
 /**
- * Parses form text into fields on an object without a prototype. Empty pairs (`a=1&&b=2`) are
- * skipped; a pair without `=` is a name with an empty value.
+ * Parses form text into fields on an object without a prototype; null when a name or value does
+ * not decode. Empty pairs (`a=1&&b=2`) are skipped; a pair without `=` is a name with an empty value.
  */
-export function parseForm (text: string): FormParse {
+export function parseForm (text: string): FormFields | null {
   const fields: FormFields = Object.create(null)
-  if (text.length === 0) return { fields }
+  if (text.length === 0) return fields
   for (const pair of text.split('&')) {
     if (pair.length === 0) continue
     const eq = pair.indexOf('=')
     const name = formDecode(eq < 0 ? pair : pair.slice(0, eq))
     const value = eq < 0 ? '' : formDecode(pair.slice(eq + 1))
-    if (name === null || value === null) return { undecodable: pair }
+    if (name === null || value === null) return null
     const seen = fields[name]
-    fields[name] = seen === undefined ? value : Array.isArray(seen) ? [...seen, value] : [seen, value]
+    if (seen === undefined) fields[name] = value
+    else if (Array.isArray(seen)) seen.push(value)
+    else fields[name] = [seen, value]
   }
-  return { fields }
+  return fields
 }

@@ -19,13 +19,15 @@ export type InputProblem =
   | { kind: 'surrogate', path: string }
 
 /**
- * A flat name (form field, query parameter) that would mean something to another parser: a
- * reserved name, also as a part of `a.b` or `a[b]`, or bracket syntax (`username[$ne]`,
+ * The first flat name (form field, query parameter) that would mean something to another parser:
+ * a reserved name, also as a part of `a.b` or `a[b]`, or bracket syntax (`username[$ne]`,
  * `roles[]`), which Warden never reads as an object or an array.
  */
-export function flatNameProblem (name: string, path: string): InputProblem | null {
-  if (name.split(/[.[\]]/).some((part) => RESERVED_NAMES.has(part))) return { kind: 'reserved', path }
-  if (name.includes('[') || name.includes(']')) return { kind: 'brackets', path }
+export function flatNamesProblem (names: Iterable<string>): InputProblem | null {
+  for (const name of names) {
+    if (name.split(/[.[\]]/).some((part) => RESERVED_NAMES.has(part))) return { kind: 'reserved', path: `/${name}` }
+    if (name.includes('[') || name.includes(']')) return { kind: 'brackets', path: `/${name}` }
+  }
   return null
 }
 
@@ -58,9 +60,9 @@ export function jsonProblem (value: unknown): InputProblem | null {
   return null
 }
 
-/** What a client is told about a problem of `part` (`body`, `querystring`). */
+/** What a client is told about a problem of `part` (`body`, `querystring`); paths are JSON pointers. */
 export function describeProblem (part: string, problem: InputProblem): string {
-  const where = `${part}${problem.path.startsWith('/') || problem.path === '' ? problem.path : `/${problem.path}`}`
+  const where = `${part}${problem.path}`
   switch (problem.kind) {
     case 'reserved': return `${where} is a reserved name`
     case 'brackets': return `${where}: names in brackets are not read as objects or arrays; send name=value, the name once per item of an array`
