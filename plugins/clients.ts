@@ -3,6 +3,7 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { errors } from '../src/errors'
 import { isBasic, parseBasic } from '../src/lib/basic-auth'
+import { repeatsHeader } from '../src/lib/raw-headers'
 import type { ServiceClientRecord } from './stores/service-clients'
 import './stores/service-clients'
 
@@ -35,7 +36,7 @@ declare module 'fastify' {
     clients: Clients
     /** onRequest hook: HTTP Basic client credentials (RFC 6749 2.3.1), or 401 invalid_client with a Basic challenge. */
     authenticateClient: ClientHook
-    /** onRequest hook: the same when Basic credentials are presented; a request without them goes on with `request.client` null. */
+    /** onRequest hook: the same when Basic credentials (or two Authorization headers) are presented; a request without them goes on with `request.client` null. */
     authenticateClientIfPresent: ClientHook
   }
   interface FastifyRequest {
@@ -68,6 +69,8 @@ async function clients (fastify: FastifyInstance): Promise<void> {
   }
 
   async function authenticateClient (request: FastifyRequest): Promise<void> {
+    // Node keeps the first of two Authorization headers; a server before Warden may have read the other.
+    if (repeatsHeader(request.raw.rawHeaders, 'authorization')) throw new errors.InvalidClient()
     const credentials = parseBasic(request.headers.authorization)
     const client = credentials === null ? null : await verify(credentials.id, credentials.secret)
     if (client === null) throw new errors.InvalidClient()
@@ -77,7 +80,9 @@ async function clients (fastify: FastifyInstance): Promise<void> {
   fastify.decorateRequest('client', null)
   fastify.decorate('authenticateClient', authenticateClient)
   fastify.decorate('authenticateClientIfPresent', async function (request: FastifyRequest) {
-    if (isBasic(request.headers.authorization)) await authenticateClient(request)
+    const header = request.headers.authorization
+    // Two Authorization headers, whatever their schemes, are ambiguous credentials.
+    if (isBasic(header) || (header !== undefined && repeatsHeader(request.raw.rawHeaders, 'authorization'))) await authenticateClient(request)
   })
   fastify.decorate('clients', {
     async create (name: string) {

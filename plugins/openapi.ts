@@ -63,7 +63,7 @@ function describeBodies (document: { paths?: Record<string, Record<string, Docum
   }
 }
 
-/** The body types every route accepts (JSON, and forms through @fastify/formbody). */
+/** The body types every route accepts (JSON and forms, plugins/request-input.ts). */
 const BODY_CONTENT_TYPES = ['application/json', FORM]
 
 /** The OpenAPI 3 document, generated from the route schemas, at /docs/json; its UI at /docs. */

@@ -2,7 +2,6 @@ import type { FastifyHttpOptions, FastifyInstance, FastifyServerOptions } from '
 import type { Server } from 'node:http'
 import Fastify, { LogController } from 'fastify'
 import fp from 'fastify-plugin'
-import formbody from '@fastify/formbody'
 import AjvCompiler, { type BuildCompilerFromPool } from '@fastify/ajv-compiler'
 import cookie from '@fastify/cookie'
 import { randomUUID } from 'node:crypto'
@@ -16,6 +15,7 @@ import metrics from '../plugins/metrics'
 import loadShedding from '../plugins/load-shedding'
 import errorHandler, { clientErrorHandler, frameworkErrors } from '../plugins/error-handler'
 import openapi from '../plugins/openapi'
+import requestInput from '../plugins/request-input'
 import db from '../plugins/db'
 import redis from '../plugins/redis'
 import rateLimits from '../plugins/rate-limit'
@@ -150,13 +150,11 @@ export default async function app (fastify: FastifyInstance, opts: AppOptions): 
   await fastify.register(rateLimits)
   await fastify.register(errorHandler)
   await fastify.register(openapi)
-  await fastify.register(formbody)
+  // Bodies are JSON or form-encoded, in UTF-8, without reserved or bracket names (and query strings the same).
+  await fastify.register(requestInput)
   // A form-encoded array of one item is one key: it reaches validation as that array (a hook on
   // the routes whose body has an array, not on every request).
   fastify.addHook('onRoute', addFormArrays)
-  // Bodies are JSON or form-encoded; Fastify's built-in text/plain parser would turn any other
-  // text into a string that then fails validation with 400 instead of 415.
-  fastify.removeContentTypeParser('text/plain')
   await fastify.register(cookie)
   await fastify.register(db, { uri: opts.mongodbUri })
   // stores: the only code that touches each collection

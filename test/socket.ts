@@ -23,6 +23,8 @@ export interface RawResponse {
   timedOut: boolean
   /** milliseconds from the first byte written to the end of the response (or to the time limit) */
   elapsedMs: number
+  /** every byte the server sent, as latin1 (with `untilClosed`, every response on the connection) */
+  received: string
 }
 
 function parse (buffer: Buffer): { status: number, headers: Record<string, string>, head: string, body: Buffer, complete: boolean } | null {
@@ -67,9 +69,10 @@ function parse (buffer: Buffer): { status: number, headers: Record<string, strin
 
 /**
  * Writes `data` to a new connection, then reads one response: resolves when it is complete, when
- * the server closes the connection, or after `limitMs`, whichever comes first.
+ * the server closes the connection, or after `limitMs`, whichever comes first. With `untilClosed`,
+ * reads on after the first response until the server closes the connection (or `limitMs`).
  */
-export function rawRequest (port: number, data: string | Buffer, { limitMs = 5000 } = {}): Promise<RawResponse> {
+export function rawRequest (port: number, data: string | Buffer, { limitMs = 5000, untilClosed = false } = {}): Promise<RawResponse> {
   return new Promise((resolve, reject) => {
     const socket = net.connect(port, '127.0.0.1')
     const received: Buffer[] = []
@@ -79,7 +82,8 @@ export function rawRequest (port: number, data: string | Buffer, { limitMs = 500
       if (settled) return
       settled = true
       clearTimeout(timer)
-      const parsed = parse(Buffer.concat(received))
+      const all = Buffer.concat(received)
+      const parsed = parse(all)
       socket.destroy()
       resolve({
         status: parsed?.status ?? 0,
@@ -88,13 +92,14 @@ export function rawRequest (port: number, data: string | Buffer, { limitMs = 500
         body: parsed?.body.toString('utf8') ?? '',
         closed,
         timedOut,
-        elapsedMs: Date.now() - started
+        elapsedMs: Date.now() - started,
+        received: all.toString('latin1')
       })
     }
     const timer = setTimeout(() => finish(false, true), limitMs)
     socket.on('data', (data) => {
       received.push(data)
-      if (parse(Buffer.concat(received))?.complete === true) finish(false, false)
+      if (!untilClosed && parse(Buffer.concat(received))?.complete === true) finish(false, false)
     })
     socket.on('end', () => finish(true, false))
     socket.on('close', () => finish(true, false))

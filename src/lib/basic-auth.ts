@@ -1,3 +1,5 @@
+import { formDecode } from './form-encoding'
+
 /** Client credentials from an HTTP Basic `Authorization` header. */
 export interface BasicCredentials {
   id: string
@@ -5,15 +7,6 @@ export interface BasicCredentials {
 }
 
 const BASIC = /^basic +/i
-
-/** RFC 6749 appendix B: `application/x-www-form-urlencoded` decoding; null when malformed. */
-function formDecode (value: string): string | null {
-  try {
-    return decodeURIComponent(value.replace(/\+/g, ' '))
-  } catch {
-    return null
-  }
-}
 
 /**
  * Whether the header uses the Basic scheme at all (a request with a bearer token, or none,

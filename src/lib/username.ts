@@ -11,6 +11,14 @@ export const USERNAME_MAX_LENGTH = 64
 const CHARACTERS = /^(?:[\p{L}\p{N}][\p{Mn}\p{Mc}]{0,4}|[._@+-])+$/u
 /** The same combining mark twice in a row only ever serves to hide something. */
 const REPEATED_MARK = /(\p{M})\1/u
+/**
+ * Characters that render as nothing (Unicode's Default_Ignorable_Code_Point: joiners, variation
+ * selectors, the combining grapheme joiner, Hangul fillers...): some are letters or marks to the
+ * patterns above, and `alice` followed by one would look exactly like `alice`.
+ */
+const INVISIBLE = /\p{Default_Ignorable_Code_Point}/u
+/** A dot above on a letter that already has a dot (i, j, Cyrillic і...), other marks between allowed: it does not show. */
+const HIDDEN_DOT = /(\p{Soft_Dotted}\p{Mn}*?)\u0307/gu
 
 export type UsernameProblem = 'length' | 'characters' | 'mixed_scripts'
 
@@ -33,7 +41,7 @@ export function checkUsername (raw: string): UsernameProblem | null {
   const name = display(raw)
   const length = [...name].length
   if (length < USERNAME_MIN_LENGTH || length > USERNAME_MAX_LENGTH) return 'length'
-  if (!CHARACTERS.test(name) || REPEATED_MARK.test(name)) return 'characters'
+  if (!CHARACTERS.test(name) || REPEATED_MARK.test(name) || INVISIBLE.test(name)) return 'characters'
   if (!isHighlyRestrictive(name)) return 'mixed_scripts'
   return null
 }
@@ -59,14 +67,15 @@ export function usernameKey (raw: string): string {
  * What a username looks like: the confusable skeleton of Unicode TS #39 (NFD, each character
  * replaced by its prototype from the Unicode confusables data, NFD again) of the name as shown,
  * case-folded and taken again, so that look-alikes in any mix of case collide (`AIice`, `alıce`
- * and `alice`; `аре` in Cyrillic and `ape`). Not for display. Safe on any input.
+ * and `alice`; `аре` in Cyrillic and `ape`). A dot above a dotted letter is left out first: `i̇`
+ * (i and U+0307) looks like `i`. Not for display. Safe on any input.
  */
 export function usernameSkeleton (raw: string): string {
   return skeleton(caseFold(skeleton(display(raw))))
 }
 
 function skeleton (text: string): string {
-  return unhomoglyph(text.normalize('NFD')).normalize('NFD')
+  return unhomoglyph(text.normalize('NFD').replace(HIDDEN_DOT, '$1')).normalize('NFD')
 }
 
 // --- Scripts (Unicode TS #39, section 5: mixed-script detection) ------------------------------

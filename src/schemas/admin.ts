@@ -1,7 +1,7 @@
 import { Type } from '@sinclair/typebox'
 import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from '../lib/password-policy'
 import { USERNAME_MAX_LENGTH, USERNAME_MIN_LENGTH } from '../lib/username'
-import { Email } from './common'
+import { DATE_TIME_MAX_LENGTH, Email } from './common'
 
 export const DEFAULT_PAGE_SIZE = 50
 export const MAX_PAGE_SIZE = 200
@@ -59,5 +59,5 @@ export const UpdateUserBody = Type.Object({
 
 export const LockBody = Type.Object({
   reason: Type.Optional(Type.String({ maxLength: 500, description: 'A note for other administrators (the event reason is `admin`)' })),
-  until: Type.Optional(Type.String({ format: 'date-time', description: 'When the lock ends; omitted: until unlocked' }))
+  until: Type.Optional(Type.String({ format: 'date-time', maxLength: DATE_TIME_MAX_LENGTH, description: 'When the lock ends; omitted: until unlocked' }))
 }, { additionalProperties: false })

@@ -15,6 +15,9 @@ export function responses<S extends Record<number, TSchema>> (success: S, ...err
 
 export const Empty = Type.Null({ description: 'No content' })
 
+/** An RFC 3339 date-time is at most about 35 characters (nanoseconds and an offset): anything longer is not one. */
+export const DATE_TIME_MAX_LENGTH = 64
+
 /** The bearer requirement of protected routes, for the OpenAPI document. */
 export const bearer = [{ bearerAuth: [] }]
 

@@ -1,6 +1,7 @@
 import { Type } from '@sinclair/typebox'
 import { LOGIN_EVENT_OUTCOMES, LOGIN_EVENT_TYPES } from '../models/login-event'
 import { EXPORT_FORMATS } from '../lib/event-format'
+import { DATE_TIME_MAX_LENGTH } from './common'
 
 const Nullable = (description: string) => Type.Unsafe<string | null>({ type: ['string', 'null'], description })
 
@@ -47,8 +48,8 @@ const EventFilters = {
   ip: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
   type: Type.Optional(TypeParam),
   outcome: Type.Optional(OutcomeParam),
-  from: Type.Optional(Type.String({ format: 'date-time', description: 'Events at or after this time' })),
-  to: Type.Optional(Type.String({ format: 'date-time', description: 'Events before this time' }))
+  from: Type.Optional(Type.String({ format: 'date-time', maxLength: DATE_TIME_MAX_LENGTH, description: 'Events at or after this time' })),
+  to: Type.Optional(Type.String({ format: 'date-time', maxLength: DATE_TIME_MAX_LENGTH, description: 'Events before this time' }))
 }
 
 export const AdminEventsQuery = Type.Object({

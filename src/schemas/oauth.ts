@@ -1,9 +1,17 @@
 import { Type } from '@sinclair/typebox'
 
+/**
+ * Longer than any token Warden issues: an access token with the most roles a user may have (32
+ * of 64 characters) and the longest username is about 4,000 characters; a refresh token is 43.
+ */
+const TOKEN_MAX_LENGTH = 8192
+/** RFC 7009 hints are registered names (`access_token`, `refresh_token`); unknown ones are ignored. */
+const HINT_MAX_LENGTH = 64
+
 export const IntrospectBody = Type.Object({
-  token: Type.String({ minLength: 1, description: 'The token to introspect (an access token)' }),
-  token_type_hint: Type.Optional(Type.String({ description: 'access_token or refresh_token; only access tokens are introspected' }))
-})
+  token: Type.String({ minLength: 1, maxLength: TOKEN_MAX_LENGTH, description: 'The token to introspect (an access token)' }),
+  token_type_hint: Type.Optional(Type.String({ maxLength: HINT_MAX_LENGTH, description: 'access_token or refresh_token; only access tokens are introspected' }))
+}, { additionalProperties: false })
 
 export const Introspection = Type.Object({
   active: Type.Boolean({ description: 'Whether the token would be accepted now; when false, nothing else is said' }),
@@ -22,9 +30,9 @@ export const Introspection = Type.Object({
 }, { description: 'RFC 7662 introspection response' })
 
 export const RevokeBody = Type.Object({
-  token: Type.String({ minLength: 1, description: 'A refresh token or an access token' }),
-  token_type_hint: Type.Optional(Type.String({ description: 'refresh_token or access_token: which kind to look for first' }))
-})
+  token: Type.String({ minLength: 1, maxLength: TOKEN_MAX_LENGTH, description: 'A refresh token or an access token' }),
+  token_type_hint: Type.Optional(Type.String({ maxLength: HINT_MAX_LENGTH, description: 'refresh_token or access_token: which kind to look for first' }))
+}, { additionalProperties: false })
 
 /** HTTP Basic client authentication, for the OpenAPI document. */
 export const clientBasic = [{ clientBasic: [] }]

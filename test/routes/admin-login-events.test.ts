@@ -67,11 +67,13 @@ t.test('bad filters are 400s with the contract shape', async (t) => {
   const format = await app.inject({ url: '/admin/login-events/export?format=xlsx', headers: bearer(token) })
   t.equal(format.statusCode, 400)
   // an operator where a value goes is only ever a value: it matches nothing
-  for (const query of [`username=${encodeURIComponent('{"$ne":null}')}`, 'username[$ne]=x&username=nobody']) {
-    const res = await app.inject({ url: `/admin/login-events?${query}`, headers: bearer(token) })
-    t.equal(res.statusCode, 200, query)
-    t.same(res.json().items, [], query)
-  }
+  const text = await app.inject({ url: `/admin/login-events?username=${encodeURIComponent('{"$ne":null}')}`, headers: bearer(token) })
+  t.equal(text.statusCode, 200)
+  t.same(text.json().items, [])
+  // and bracket syntax is no syntax: refused rather than dropped
+  const brackets = await app.inject({ url: '/admin/login-events?username[$ne]=x&username=nobody', headers: bearer(token) })
+  t.equal(brackets.statusCode, 400)
+  t.equal(brackets.json().error, 'validation_error')
 })
 
 t.test('export: NDJSON and CSV, every matching event, CSV escaped and safe to open in a spreadsheet', async (t) => {
