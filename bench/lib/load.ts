@@ -98,6 +98,11 @@ export class Samples {
     this.buf[this.length++] = v
   }
 
+  /** The values in the order they came (a view: valid until the next push). */
+  values (): Float64Array {
+    return this.buf.subarray(0, this.length)
+  }
+
   sorted (): Float64Array {
     return this.buf.slice(0, this.length).sort()
   }
@@ -105,9 +110,9 @@ export class Samples {
 
 /**
  * Sends `spec`'s traffic for `duration` seconds; `onResponse` sees every response's status and
- * latency (ms). Stopped early by stopLoad().
+ * latency (ms). Stopped early by stopLoad() or by `signal`.
  */
-export function drive (spec: TrafficSpec, duration: number, onResponse?: (status: number, ms: number) => void): Promise<autocannon.Result> {
+export function drive (spec: TrafficSpec, duration: number, onResponse?: (status: number, ms: number) => void, signal?: AbortSignal): Promise<autocannon.Result> {
   if (!spec.url.startsWith(`http://${HOST}:`)) throw new Error(`load target must be on ${HOST}: ${spec.url}`)
   const instance = autocannon({
     url: spec.url,
@@ -126,9 +131,14 @@ export function drive (spec: TrafficSpec, duration: number, onResponse?: (status
     instance.on('response', (_client, statusCode, _bytes, responseTime) => { onResponse(statusCode, responseTime) })
   }
   current.add(instance)
+  const stop = (): void => { instance.stop() }
+  signal?.addEventListener('abort', stop, { once: true })
   return new Promise<autocannon.Result>((resolve, reject) => {
     instance.then(resolve, reject)
-  }).finally(() => { current.delete(instance) })
+  }).finally(() => {
+    current.delete(instance)
+    signal?.removeEventListener('abort', stop)
+  })
 }
 
 const current = new Set<autocannon.Instance>()
