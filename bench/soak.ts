@@ -8,7 +8,7 @@
  * exit status is non-zero when a check fails (bench/soak/checks.ts).
  */
 import path from 'node:path'
-import { openEnvironment, type Environment } from './lib/environment'
+import { openEnvironment, type Environment, type Server } from './lib/environment'
 import { drive } from './lib/load'
 import { delay, killAllSync, request } from './lib/processes'
 import { formatMs, formatNumber } from './lib/report'
@@ -125,6 +125,21 @@ async function majorGcs (url: string): Promise<number | null> {
 }
 
 /**
+ * Has the server collect all its garbage once (bench/tools/gc-hook.ts) and waits until its
+ * /metrics count it (at most 10 s); false when they do not.
+ */
+async function collectGarbage (server: Server): Promise<boolean> {
+  const before = await majorGcs(server.url)
+  process.kill(server.child.pid, 'SIGWINCH')
+  for (let i = 0; i < 40 && before !== null; i++) {
+    await delay(250)
+    const now = await majorGcs(server.url)
+    if (now !== null && now > before) return true
+  }
+  return false
+}
+
+/**
  * Where no index serves the login history (FerretDB 1.x), a page scans every event, and the
  * load writes events all along (one per refresh and login): the history's limit then grows with
  * the collection, the median number of events in the last window over that in the first.
@@ -160,8 +175,8 @@ async function main (): Promise<number> {
 
   let env: Environment | undefined
   try {
-    log(`soak: ${plan.durationS} s of mixed load: a warm-up of ${plan.warmupS} s or more (until the server's first full garbage collection, at most ${plan.maxWarmupS} s), then ${plan.windows} windows of ${(plan.measuredS / plan.windows).toFixed(0)} s${options.quick ? ' (quick)' : ''}`)
-    env = await openEnvironment({ label: 'soak', distBench: __dirname, limitMs: (plan.maxWarmupS + plan.measuredS + 240) * 1000, log, childNodeArgs: options.nodeFlags })
+    log(`soak: ${plan.durationS} s of mixed load: ${plan.warmupS} s of warm-up ending with a full garbage collection in the server, then ${plan.windows} windows of ${(plan.measuredS / plan.windows).toFixed(0)} s${options.quick ? ' (quick)' : ''}`)
+    env = await openEnvironment({ label: 'soak', distBench: __dirname, limitMs: (plan.durationS + 300) * 1000, log, childNodeArgs: ['-r', path.join(__dirname, 'tools', 'gc-hook.js'), ...options.nodeFlags] })
     const server = await env.startWarden('warden-soak')
     log(`warden: ${server.url} (pid ${server.child.pid}), ready in ${(server.startMs / 1000).toFixed(2)} s`)
 
@@ -176,7 +191,6 @@ async function main (): Promise<number> {
     const routes = soakRoutes(server.url, pool, accounts)
     const records = new Map(routes.map((r) => [r.name, new RouteRecord(r.expectStatus)]))
     const sampler = new Sampler(server.url, server.child.pid, env.dbPid)
-    const gcsBefore = await majorGcs(server.url)
     const t0 = performance.now()
     const elapsedS = (): number => (performance.now() - t0) / 1000
     sampler.start(t0)
@@ -188,25 +202,15 @@ async function main (): Promise<number> {
     const stop = new AbortController()
     const loads = Promise.all(routes.map((r) => {
       const record = records.get(r.name) as RouteRecord
-      return drive(r.traffic, plan.maxWarmupS + plan.measuredS + 10, (status, ms) => { record.add(performance.now() - t0, status, ms) }, stop.signal)
+      return drive(r.traffic, plan.durationS + 30, (status, ms) => { record.add(performance.now() - t0, status, ms) }, stop.signal)
     }))
     let windows: Windows
     let results
     try {
-      // The warm-up ends once it has lasted its share of the run and the server has had a full
-      // collection under the load; the measured part keeps its length.
-      let endedBy: Windows['warmupEndedBy'] = 'limit'
-      while (elapsedS() < plan.maxWarmupS) {
-        await delay(250)
-        if (elapsedS() < plan.warmupS) continue
-        const gcs = sampler.latestMetrics()?.majorGcs
-        if (gcs != null && gcsBefore !== null && gcs > gcsBefore) {
-          endedBy = 'gc'
-          break
-        }
-      }
-      windows = windowsOf(plan, Math.round(elapsedS() * 10) / 10, endedBy)
-      log(`warm-up over after ${windows.warmupS.toFixed(1)} s (${endedBy === 'gc' ? 'the server\'s first full garbage collection under the load' : 'its longest'}); ${windows.windows} windows of ${windows.windowS.toFixed(0)} s follow`)
+      await delay(plan.warmupS * 1000)
+      const collected = await collectGarbage(server)
+      windows = windowsOf(plan, Math.round(elapsedS() * 10) / 10, collected)
+      log(`warm-up over after ${windows.warmupS.toFixed(1)} s${collected ? ', with a full garbage collection in the server' : ' (the server did not report its full garbage collection)'}; ${windows.windows} windows of ${windows.windowS.toFixed(0)} s follow`)
       const ending = setTimeout(() => { stop.abort() }, (windows.durationS - elapsedS()) * 1000)
       try {
         results = await loads

@@ -7,7 +7,8 @@
  *   window's p99 must stay within P99_FACTOR × the first window's p99 + P99_FLOOR_MS (for a
  *   route that scans a collection the load makes grow, times that growth: see Scan);
  * - RSS: the median of the server's RSS samples in the last window must be less than
- *   RSS_GROWTH above the median of those in the first window after the warm-up.
+ *   RSS_GROWTH above the median of those in the first window after the warm-up, which ends with
+ *   one full garbage collection in the server (bench/tools/gc-hook.ts).
  */
 import { Samples } from '../lib/load'
 import { median, percentile } from '../lib/stats'
@@ -27,22 +28,20 @@ export const RSS_GROWTH = 0.10
 
 /** What a run is asked to do: the length of the load, its warm-up and windows. */
 export interface Plan {
-  /** seconds of load when the warm-up ends on time */
+  /** seconds of load */
   durationS: number
-  /** the shortest warm-up */
   warmupS: number
-  /** the longest warm-up: it ends early once the server has had a full garbage collection */
-  maxWarmupS: number
   /** seconds after the warm-up, cut into `windows` equal windows */
   measuredS: number
   windows: number
 }
 
-/** What the run did: the warm-up it had, and so where each window lies. */
+/** What the run did: where its warm-up ended, and so where each window lies. */
 export interface Windows {
+  /** the warm-up, and the full garbage collection that ends it */
   warmupS: number
-  /** `gc` once the server's first full (major) collection under the load, `limit` at maxWarmupS */
-  warmupEndedBy: 'gc' | 'limit'
+  /** whether the server reported that collection (its /metrics major collections count moved) */
+  collected: boolean
   windows: number
   windowS: number
   /** warm-up + windows */
@@ -50,21 +49,19 @@ export interface Windows {
 }
 
 /**
- * The warm-up is a fifth of a run shorter than 5 minutes, a tenth of a longer one, and lasts until
- * the server's first full garbage collection under the load (at most the run's length): until then
- * V8 grows the heap towards its first limit and the RSS climbs whatever the code does (about a
- * minute under this load). The rest is cut into 2 to 9 windows of at least 10 s: 60 s give 12 s
- * of warm-up or more and 4 windows of 12 s; 600 s give 60 s or more and 9 windows of 60 s.
+ * The warm-up is a fifth of a run shorter than 5 minutes, a tenth of a longer one; the rest is
+ * cut into 2 to 9 windows of at least 10 s: 60 s give 12 s of warm-up and 4 windows of 12 s;
+ * 600 s give 60 s and 9 windows of 60 s.
  */
 export function planOf (durationS: number): Plan {
   const warmupS = Math.round(durationS * (durationS < 300 ? 0.2 : 0.1))
   const measuredS = durationS - warmupS
   const windows = Math.max(2, Math.min(9, Math.floor(measuredS / 10)))
-  return { durationS, warmupS, maxWarmupS: durationS, measuredS, windows }
+  return { durationS, warmupS, measuredS, windows }
 }
 
-export function windowsOf (plan: Plan, warmupS: number, warmupEndedBy: Windows['warmupEndedBy']): Windows {
-  return { warmupS, warmupEndedBy, windows: plan.windows, windowS: plan.measuredS / plan.windows, durationS: warmupS + plan.measuredS }
+export function windowsOf (plan: Plan, warmupS: number, collected: boolean): Windows {
+  return { warmupS, collected, windows: plan.windows, windowS: plan.measuredS / plan.windows, durationS: warmupS + plan.measuredS }
 }
 
 /** Which window a moment (ms since the load started) falls in: -1 for the warm-up. */
