@@ -7,9 +7,9 @@
  * to bench/results/ (JSON, plus an SVG chart of the figures against their targets).
  */
 import path from 'node:path'
+import { optionValue, progressLog, runCommand, UsageError } from './lib/command'
 import { openEnvironment, type Environment } from './lib/environment'
 import { setRemeasure } from './lib/load'
-import { killAllSync } from './lib/processes'
 import { formatCpu, formatMs, formatNumber, renderMarkdown, renderSvg, renderTable } from './lib/report'
 import { fileStamp, packageVersion, runInfo, toJson, writeAtomic, writeResults } from './lib/results'
 import type { BenchContext, BenchOptions, RoundResult, Row, Scenario } from './lib/scenario'
@@ -27,8 +27,6 @@ const USAGE = `Usage: npm run bench -- [options]
   --cpu-prof         CPU-profile every server during its measured periods (bench/results/profiles/<date>/)
   --help             this text
 `
-
-class UsageError extends Error {}
 
 function parseArgs (argv: string[]): BenchOptions {
   const quick = argv.includes('--quick')
@@ -62,12 +60,7 @@ function parseArgs (argv: string[]): BenchOptions {
         options.only = names
         break
       }
-      case '--json': {
-        const file = argv[++i]
-        if (file === undefined || file.startsWith('--')) throw new UsageError('--json needs a file name')
-        options.json = file
-        break
-      }
+      case '--json': options.json = optionValue(arg, argv[++i], 'a file name'); break
       case '--rounds': options.rounds = Math.round(number(arg, argv[++i], 1, 15)); break
       case '--duration': options.duration = number(arg, argv[++i], 1, 120); break
       case '--warmup': options.warmup = number(arg, argv[++i], 0, 60); break
@@ -100,23 +93,12 @@ function roundSummary (name: string, result: RoundResult): string {
   return `${name}: ${loads.join(', ')}`
 }
 
-async function main (): Promise<number> {
-  let options: BenchOptions
-  try {
-    options = parseArgs(process.argv.slice(2))
-  } catch (err) {
-    if (err instanceof UsageError) {
-      process.stderr.write(`bench: ${err.message}\n\n${USAGE}`)
-      return 2
-    }
-    throw err
-  }
+async function main (argv: string[]): Promise<number> {
+  const options = parseArgs(argv)
 
   const distBench = __dirname
   const started = Date.now()
-  const log = (message: string): void => {
-    process.stderr.write(`[${((Date.now() - started) / 1000).toFixed(1).padStart(6)} s] ${message}\n`)
-  }
+  const log = progressLog(started)
   const scenarios = selectScenarios(options.only)
   setRemeasure(!options.quick)
   const profileDir = path.join(distBench, '..', '..', 'bench', 'results', 'profiles', fileStamp(new Date(started)))
@@ -209,8 +191,4 @@ async function main (): Promise<number> {
   }
 }
 
-main().then((code) => { process.exit(code) }, (err: unknown) => {
-  process.stderr.write(`bench: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`)
-  killAllSync()
-  process.exit(1)
-})
+runCommand('bench', USAGE, main)

@@ -8,9 +8,10 @@
  * exit status is non-zero when a check fails (bench/soak/checks.ts).
  */
 import path from 'node:path'
+import { optionValue, progressLog, runCommand, UsageError } from './lib/command'
 import { openEnvironment, type Environment, type Server } from './lib/environment'
 import { drive } from './lib/load'
-import { delay, killAllSync, request } from './lib/processes'
+import { delay, request } from './lib/processes'
 import { formatMs, formatNumber } from './lib/report'
 import { packageVersion, runInfo, toJson, writeAtomic, writeResults } from './lib/results'
 import { login, newAccount, register, type Account } from './lib/warden'
@@ -40,8 +41,6 @@ interface SoakOptions {
   nodeFlags: string[]
 }
 
-class UsageError extends Error {}
-
 function parseArgs (argv: string[]): SoakOptions {
   const options: SoakOptions = { quick: argv.includes('--quick'), durationS: argv.includes('--quick') ? 60 : 600, json: null, nodeFlags: [] }
   for (let i = 0; i < argv.length; i++) {
@@ -54,12 +53,7 @@ function parseArgs (argv: string[]): SoakOptions {
         options.durationS = Math.round(n)
         break
       }
-      case '--json': {
-        const file = argv[++i]
-        if (file === undefined || file.startsWith('--')) throw new UsageError('--json needs a file name')
-        options.json = file
-        break
-      }
+      case '--json': options.json = optionValue(arg, argv[++i], 'a file name'); break
       case '--node-flag': {
         const flag = argv[++i]
         if (flag === undefined || !flag.startsWith('--')) throw new UsageError('--node-flag needs a node flag, e.g. --node-flag --trace-gc')
@@ -156,22 +150,11 @@ function historyScan (w: Windows, metrics: MetricsSample[]): Scan | undefined {
   }
 }
 
-async function main (): Promise<number> {
-  let options: SoakOptions
-  try {
-    options = parseArgs(process.argv.slice(2))
-  } catch (err) {
-    if (err instanceof UsageError) {
-      process.stderr.write(`soak: ${err.message}\n\n${USAGE}`)
-      return 2
-    }
-    throw err
-  }
+async function main (argv: string[]): Promise<number> {
+  const options = parseArgs(argv)
   const plan = planOf(options.durationS)
   const started = Date.now()
-  const log = (message: string): void => {
-    process.stderr.write(`[${((Date.now() - started) / 1000).toFixed(1).padStart(6)} s] ${message}\n`)
-  }
+  const log = progressLog(started)
 
   let env: Environment | undefined
   try {
@@ -276,8 +259,4 @@ async function main (): Promise<number> {
   }
 }
 
-main().then((code) => { process.exit(code) }, (err: unknown) => {
-  process.stderr.write(`soak: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`)
-  killAllSync()
-  process.exit(1)
-})
+runCommand('soak', USAGE, main)
