@@ -37,10 +37,10 @@ export class SessionPool {
     }
   }
 
-  /** The next session's newest access token, round robin. */
+  /** The next session's newest access token, round robin ('' once every session is gone: its 401 counts). */
   accessToken (): string {
-    const s = this.sessions[this.reader++ % this.sessions.length]
-    return s.access
+    if (this.sessions.length === 0) return ''
+    return this.sessions[this.reader++ % this.sessions.length].access
   }
 
   /** The next session no refresh is using, marked busy; undefined when every one is. */
