@@ -187,6 +187,8 @@ async function main (argv: string[]): Promise<number> {
       const record = records.get(r.name) as RouteRecord
       return drive(r.traffic, plan.durationS + 30, (status, ms) => { record.add(performance.now() - t0, status, ms) }, stop.signal)
     }))
+    // Awaited below, after the warm-up: a load that fails meanwhile must not end the process first.
+    loads.catch(() => {})
     let windows: Windows
     let results
     try {
