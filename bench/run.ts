@@ -6,16 +6,13 @@
  * after round (A B A B ...), prints a table of medians and ratios, and writes the figures
  * to bench/results/ (JSON, plus an SVG chart of the figures against their targets).
  */
-import { execFileSync } from 'node:child_process'
-import fs from 'node:fs'
-import os from 'node:os'
 import path from 'node:path'
-import { ENV_VARIABLES } from '../src/config'
-import { startDatabase, type DatabaseHandle } from '../src/lib/embedded-db'
-import { setRemeasure, stopLoad } from './lib/load'
-import { freePort, HOST, killAllSync, spawnNode, stopAll, waitForOk } from './lib/processes'
+import { optionValue, progressLog, runCommand, UsageError } from './lib/command'
+import { openEnvironment, type Environment } from './lib/environment'
+import { setRemeasure } from './lib/load'
 import { formatCpu, formatMs, formatNumber, renderMarkdown, renderSvg, renderTable } from './lib/report'
-import type { BenchContext, BenchOptions, RoundResult, Row, Scenario, Server } from './lib/scenario'
+import { fileStamp, packageVersion, runInfo, toJson, writeAtomic, writeResults } from './lib/results'
+import type { BenchContext, BenchOptions, RoundResult, Row, Scenario } from './lib/scenario'
 import { SCENARIOS } from './scenarios'
 
 const USAGE = `Usage: npm run bench -- [options]
@@ -30,14 +27,6 @@ const USAGE = `Usage: npm run bench -- [options]
   --cpu-prof         CPU-profile every server during its measured periods (bench/results/profiles/<date>/)
   --help             this text
 `
-
-/**
- * The children get the bench's values of Warden's variables (ENV_VARIABLES), not the caller's,
- * except for these, which a caller may set to benchmark another configuration.
- */
-const PASS_THROUGH: ReadonlyArray<typeof ENV_VARIABLES[number]> = ['JWT_ALG', 'ARGON2_MEMORY_KIB', 'ARGON2_TIME_COST', 'ARGON2_PARALLELISM', 'TOKEN_CACHE_SIZE', 'LOGIN_EVENT_DURABILITY', 'LOGIN_EVENT_BATCH_MS']
-
-class UsageError extends Error {}
 
 function parseArgs (argv: string[]): BenchOptions {
   const quick = argv.includes('--quick')
@@ -71,12 +60,7 @@ function parseArgs (argv: string[]): BenchOptions {
         options.only = names
         break
       }
-      case '--json': {
-        const file = argv[++i]
-        if (file === undefined || file.startsWith('--')) throw new UsageError('--json needs a file name')
-        options.json = file
-        break
-      }
+      case '--json': options.json = optionValue(arg, argv[++i], 'a file name'); break
       case '--rounds': options.rounds = Math.round(number(arg, argv[++i], 1, 15)); break
       case '--duration': options.duration = number(arg, argv[++i], 1, 120); break
       case '--warmup': options.warmup = number(arg, argv[++i], 0, 60); break
@@ -102,26 +86,6 @@ function selectScenarios (only: string[] | null): Scenario[] {
   return all.filter((s) => wanted.has(s.name)).map((s) => s.scenario)
 }
 
-function git (root: string, args: string[]): string | undefined {
-  try {
-    return execFileSync('git', args, { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 10_000 }).trim()
-  } catch {
-    return undefined
-  }
-}
-
-function packageVersion (root: string, name: string): string | null {
-  try {
-    return (JSON.parse(fs.readFileSync(path.join(root, 'node_modules', name, 'package.json'), 'utf8')) as { version: string }).version
-  } catch {
-    return null
-  }
-}
-
-function fileStamp (date: Date): string {
-  return date.toISOString().replace(/\.\d+Z$/, 'Z').replace(/:/g, '-')
-}
-
 function roundSummary (name: string, result: RoundResult): string {
   const loads = Object.entries(result.loads).map(([key, l]) =>
     `${key} ${formatNumber(l.rps, l.rps < 100 ? 1 : 0)} req/s p50 ${formatMs(l.p50)}, ${formatCpu(l.cpuPerRequestUs)} CPU/req` +
@@ -129,134 +93,33 @@ function roundSummary (name: string, result: RoundResult): string {
   return `${name}: ${loads.join(', ')}`
 }
 
-async function main (): Promise<number> {
-  let options: BenchOptions
-  try {
-    options = parseArgs(process.argv.slice(2))
-  } catch (err) {
-    if (err instanceof UsageError) {
-      process.stderr.write(`bench: ${err.message}\n\n${USAGE}`)
-      return 2
-    }
-    throw err
-  }
+async function main (argv: string[]): Promise<number> {
+  const options = parseArgs(argv)
 
   const distBench = __dirname
-  const root = path.resolve(distBench, '..', '..')
-  const serverScript = path.join(root, 'dist', 'src', 'server.js')
-  if (!fs.existsSync(serverScript)) throw new Error(`${serverScript} is missing: run npm run build first (npm run bench does)`)
-
   const started = Date.now()
-  const log = (message: string): void => {
-    process.stderr.write(`[${((Date.now() - started) / 1000).toFixed(1).padStart(6)} s] ${message}\n`)
-  }
+  const log = progressLog(started)
   const scenarios = selectScenarios(options.only)
   setRemeasure(!options.quick)
-  const cores = os.availableParallelism()
-  const runDir = fs.mkdtempSync(path.join(os.tmpdir(), 'warden-bench-'))
-  const profileDir = path.join(root, 'bench', 'results', 'profiles', fileStamp(new Date(started)))
-
-  // Bounded: a run that hangs is stopped and cleaned up.
+  const profileDir = path.join(distBench, '..', '..', 'bench', 'results', 'profiles', fileStamp(new Date(started)))
   const perRound = scenarios.length * (options.warmup + options.duration + 2 * (options.loginDuration + 3) + 40)
-  const limitMs = (180 + options.rounds * perRound * 2) * 1000
-  const watchdog = setTimeout(() => {
-    log(`the run exceeded its ${Math.round(limitMs / 1000)} s limit: stopping`)
-    void cleanup(false).finally(() => process.exit(1))
-  }, limitMs)
-  watchdog.unref()
 
-  let database: DatabaseHandle | undefined
-  let cleaning: Promise<void> | undefined
-  function cleanup (removeRunDir: boolean): Promise<void> {
-    cleaning ??= (async () => {
-      stopLoad()
-      await stopAll(3000)
-      await database?.stop().catch(() => {})
-      if (removeRunDir) fs.rmSync(runDir, { recursive: true, force: true })
-      else log(`logs kept in ${path.join(runDir, 'logs')}`)
-    })()
-    return cleaning
-  }
-  const onSignal = (signal: NodeJS.Signals): void => {
-    log(`${signal}: stopping every child process`)
-    void cleanup(false).finally(() => process.exit(signal === 'SIGINT' ? 130 : 143))
-  }
-  process.once('SIGINT', onSignal)
-  process.once('SIGTERM', onSignal)
-  process.on('exit', killAllSync)
-
+  let env: Environment | undefined
   try {
     log(`${scenarios.map((s) => s.name).join(', ')}: ${options.rounds} round(s), ${options.connections} connections, ${options.warmup} s warm-up + ${options.duration} s${options.quick ? ' (quick)' : ''}`)
-    database = await startDatabase({ dataDir: path.join(runDir, 'db'), dbName: 'warden-bench', reuse: false, log })
-    log(`database: ${database.kind} at ${database.uri}`)
-
-    const wardenBaseEnv: Record<string, string> = {
-      HOST,
-      MONGODB_URI: database.uri,
-      DATA_DIR: path.join(runDir, 'data'),
-      LOG_LEVEL: 'info',
-      JWT_ISSUER: 'http://127.0.0.1/warden-bench',
-      JWT_AUDIENCE: 'warden',
-      JWT_ALG: 'RS256',
-      // Long enough for the tokens made at set-up to outlive every round.
-      ACCESS_TOKEN_TTL: '12h',
-      REGISTRATION: 'open',
-      // The load comes from one client address, far beyond any per-address limit: the rate
-      // limiters still run (and cost what they cost) but never refuse.
-      RATE_LIMIT_MAX: '1000000000',
-      RATE_LIMIT_AUTH_MAX: '1000000000'
-    }
-    for (const name of PASS_THROUGH) {
-      const value = process.env[name]
-      if (value !== undefined && value !== '') wardenBaseEnv[name] = value
-    }
-    const childEnv = (extra: Record<string, string>): NodeJS.ProcessEnv => {
-      const env: NodeJS.ProcessEnv = { ...process.env }
-      for (const name of ENV_VARIABLES) delete env[name]
-      return { ...env, ...wardenBaseEnv, ...extra }
-    }
-
-    // --cpu-prof: the children preload a hook that profiles only the measured load periods.
-    const profileArgs = (): string[] => options.cpuProf ? ['-r', path.join(distBench, 'tools', 'profile-hook.js')] : []
-    const profileEnv = (): Record<string, string> => options.cpuProf ? { BENCH_PROFILE_DIR: profileDir } : {}
-
-    async function startServer (name: string, script: string, readyPath: string, extraEnv: Record<string, string>, nodeArgs: string[]): Promise<Server> {
-      const port = await freePort()
-      const child = spawnNode({
-        name,
-        script,
-        nodeArgs,
-        env: childEnv({ ...extraEnv, ...profileEnv(), PORT: String(port) }),
-        logFile: path.join(runDir, 'logs', `${name}.log`),
-        cwd: root
-      })
-      const url = `http://${HOST}:${port}`
-      try {
-        // 120 s: a Warden loading a large journal from FerretDB takes 30 to 50 s on this machine.
-        const startMs = await waitForOk(child, url + readyPath, { intervalMs: 10, timeoutMs: 120_000 })
-        return { name, url, child, startMs }
-      } catch (err) {
-        await child.stop(1000)
-        throw err
-      }
-    }
-
-    const ctx: BenchContext = {
-      options,
-      cores,
-      root,
+    env = await openEnvironment({
+      label: 'bench',
       distBench,
-      runDir,
-      dbUri: database.uri,
-      dbPid: database.pid,
-      wardenBaseEnv,
+      limitMs: (180 + options.rounds * perRound * 2) * 1000,
       log,
-      startWarden (name, extraEnv = {}) {
-        return startServer(name, serverScript, '/health/ready', extraEnv, profileArgs())
-      },
-      startScript (name, script, readyPath, env = {}) {
-        return startServer(name, script, readyPath, env, profileArgs())
-      },
+      // --cpu-prof: the children preload a hook that profiles only the measured load periods.
+      childNodeArgs: options.cpuProf ? ['-r', path.join(distBench, 'tools', 'profile-hook.js')] : [],
+      childEnv: options.cpuProf ? { BENCH_PROFILE_DIR: profileDir } : {}
+    })
+    const { root, cores } = env
+    const ctx: BenchContext = {
+      ...env,
+      options,
       profile (server, label, round) {
         return options.cpuProf ? { dir: profileDir, name: `${label}-round${round}` } : undefined
       }
@@ -282,23 +145,12 @@ async function main (): Promise<number> {
     const rows: Row[] = scenarios.flatMap((s) => s.summarise(ctx, results.get(s.name) ?? [], results))
     for (const s of scenarios) await s.teardown(ctx)
 
-    const date = new Date()
-    const commit = git(root, ['rev-parse', '--short', 'HEAD']) ?? 'unknown'
-    const dirtyFiles = git(root, ['status', '--porcelain', '--', '.', ':(exclude)bench/results'])
-    const dirty = dirtyFiles === undefined ? null : dirtyFiles !== ''
-    const cpu = os.cpus()[0]?.model ?? 'unknown'
+    const info = runInfo(env, new Date())
+    const { commit, dirty } = info
     const targeted = rows.filter((r) => r.pass !== undefined)
     const document = {
       schema: 1,
-      date: date.toISOString(),
-      commit,
-      dirty,
-      dirty_note: dirty === true ? 'the working tree had uncommitted changes: figures describe the tree, not the commit alone' : undefined,
-      node: process.version,
-      platform: `${os.platform()} ${os.release()} ${os.arch()}`,
-      cpu_model: cpu,
-      cores,
-      memory_gb: Math.round(os.totalmem() / 1e9),
+      ...info,
       versions: {
         fastify: packageVersion(root, 'fastify'),
         autocannon: packageVersion(root, 'autocannon'),
@@ -307,9 +159,7 @@ async function main (): Promise<number> {
         jsonwebtoken: packageVersion(root, 'jsonwebtoken'),
         argon2: packageVersion(root, 'argon2')
       },
-      database: database.kind,
       options,
-      warden_env: Object.fromEntries(Object.entries(wardenBaseEnv).filter(([k]) => k !== 'MONGODB_URI' && k !== 'DATA_DIR')),
       scenarios: scenarios.map((s) => ({ name: s.name, title: s.title, description: s.description })),
       summary: { targets: targeted.length, met: targeted.filter((r) => r.pass === true).length, missed: targeted.filter((r) => r.pass === false).map((r) => `${r.scenario}: ${r.label}`) },
       rows,
@@ -319,42 +169,26 @@ async function main (): Promise<number> {
 
     const table = renderTable(rows)
     process.stdout.write(`\n${table}\n\n`)
-    process.stdout.write(`${document.summary.met}/${document.summary.targets} targets met. Node ${process.version}, ${cpu}, ${cores} cores, commit ${commit}${dirty === true ? ' (dirty tree)' : ''}.\n`)
+    process.stdout.write(`${document.summary.met}/${document.summary.targets} targets met. Node ${process.version}, ${info.cpu_model}, ${cores} cores, commit ${commit}${dirty === true ? ' (dirty tree)' : ''}.\n`)
     process.stdout.write('Ratios are medians of per-round ratios; req/s, p50 and p99 are medians over rounds; non-2xx is the total; RSS the largest sample.\n')
 
     const resultsDir = path.join(root, 'bench', 'results')
-    fs.mkdirSync(resultsDir, { recursive: true })
-    const json = JSON.stringify(document, (_key, value: unknown) => (typeof value === 'number' && !Number.isFinite(value) ? null : value), 2) + '\n'
-    const named = path.join(resultsDir, `${fileStamp(date)}-${commit}.json`)
-    writeAtomic(named, json)
-    writeAtomic(path.join(resultsDir, 'latest.json'), json)
-    writeAtomic(path.join(resultsDir, 'latest.md'), `${renderMarkdown(rows)}\n\n${date.toISOString()}, commit ${commit}${dirty === true ? ' (dirty tree)' : ''}, Node ${process.version}, ${cpu}, ${cores} cores${options.quick ? ', --quick' : ''}.\n`)
-    const subtitle = `${date.toISOString().slice(0, 16).replace('T', ' ')} UTC, commit ${commit}${dirty === true ? ' (dirty)' : ''}, Node ${process.version}, ${cores} cores, ${options.rounds} round(s)${options.quick ? ', --quick' : ''}`
+    const json = toJson(document)
+    const named = writeResults(resultsDir, info, json)
+    writeAtomic(path.join(resultsDir, 'latest.md'), `${renderMarkdown(rows)}\n\n${info.date}, commit ${commit}${dirty === true ? ' (dirty tree)' : ''}, Node ${process.version}, ${info.cpu_model}, ${cores} cores${options.quick ? ', --quick' : ''}.\n`)
+    const subtitle = `${info.date.slice(0, 16).replace('T', ' ')} UTC, commit ${commit}${dirty === true ? ' (dirty)' : ''}, Node ${process.version}, ${cores} cores, ${options.rounds} round(s)${options.quick ? ', --quick' : ''}`
     writeAtomic(path.join(resultsDir, 'latest.svg'), renderSvg(rows, subtitle))
     if (options.json !== null) writeAtomic(path.resolve(options.json), json)
     log(`wrote ${path.relative(process.cwd(), named)}, bench/results/latest.{json,md,svg}${options.json !== null ? ` and ${options.json}` : ''}`)
     if (options.cpuProf) log(`CPU profiles of the measured periods are in ${path.relative(process.cwd(), profileDir)} (summarise with node dist/bench/tools/cpuprofile-summary.js FILE...)`)
 
-    await cleanup(true)
+    await env.close(false)
     return 0
   } catch (err) {
     log(`failed: ${err instanceof Error ? err.stack ?? err.message : String(err)}`)
-    await cleanup(false)
+    await env?.close(true)
     return 1
-  } finally {
-    clearTimeout(watchdog)
   }
 }
 
-function writeAtomic (file: string, text: string): void {
-  fs.mkdirSync(path.dirname(file), { recursive: true })
-  const tmp = `${file}.${process.pid}.tmp`
-  fs.writeFileSync(tmp, text)
-  fs.renameSync(tmp, file)
-}
-
-main().then((code) => { process.exit(code) }, (err: unknown) => {
-  process.stderr.write(`bench: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`)
-  killAllSync()
-  process.exit(1)
-})
+runCommand('bench', USAGE, main)

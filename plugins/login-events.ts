@@ -277,8 +277,9 @@ const WRITE_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 
  * as their events are recorded: every login, refresh, lock and unlock is one event, so the
  * counts and the login history cannot disagree.
  */
-function declareMetrics (fastify: FastifyInstance, stats: () => LoginEventStats) {
+function declareMetrics (fastify: FastifyInstance, stats: () => LoginEventStats, indexed: boolean) {
   const { metrics } = fastify
+  metrics.level('login_events_indexed', 'Whether history queries are answered from indexes (1) or scan the whole collection (0: a server that uses no index for them, FerretDB 1.x)', () => (indexed ? 1 : 0))
   metrics.total('login_events_recorded_total', 'Login events accepted for writing', () => stats().recorded)
   metrics.total('login_events_written_total', 'Login events the database stored (directly or replayed from the spool)', () => stats().written)
   metrics.total('login_events_duplicates_total', 'Replayed login events the database already had', () => stats().duplicates)
@@ -352,7 +353,7 @@ async function loginEvents (fastify: FastifyInstance): Promise<void> {
     newDevices: 0,
     notices: 0
   }
-  const { batchSizes, writeSeconds, countEvent } = declareMetrics(fastify, () => stats())
+  const { batchSizes, writeSeconds, countEvent } = declareMetrics(fastify, () => stats(), indexed)
 
   const buffer: EventDoc[] = []
   /** Events handed to the writer / written or spooled, for flush() and sync records. */

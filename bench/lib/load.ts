@@ -9,7 +9,8 @@ import path from 'node:path'
 import { cpuMs, delay, HOST, machineCpu, rssBytes } from './processes'
 import { percentile } from './stats'
 
-export interface LoadSpec {
+/** What autocannon sends: the requests, over how many connections, at what rate. */
+export interface TrafficSpec {
   /** Base URL of the server, e.g. http://127.0.0.1:41234 */
   url: string
   path: string
@@ -19,6 +20,14 @@ export interface LoadSpec {
   requests?: autocannon.Request[]
   body?: string
   connections: number
+  /**
+   * Requests per second over all connections; unset: as fast as the server answers. autocannon
+   * lets each connection send its share of a second's requests, then wait for the next second.
+   */
+  overallRate?: number
+}
+
+export interface LoadSpec extends TrafficSpec {
   /** seconds */
   warmup: number
   /** seconds */
@@ -77,7 +86,7 @@ export interface LoadFigures {
 const RSS_SAMPLE_MS = 200
 
 /** Growable list of latencies, cheap to append to at high request rates. */
-class Samples {
+export class Samples {
   private buf = new Float64Array(1 << 16)
   length = 0
   push (v: number): void {
@@ -89,16 +98,26 @@ class Samples {
     this.buf[this.length++] = v
   }
 
+  /** The values in the order they came (a view: valid until the next push). */
+  values (): Float64Array {
+    return this.buf.subarray(0, this.length)
+  }
+
   sorted (): Float64Array {
     return this.buf.slice(0, this.length).sort()
   }
 }
 
-function cannon (spec: LoadSpec, duration: number, onResponse?: (status: number, ms: number) => void): Promise<autocannon.Result> {
+/**
+ * Sends `spec`'s traffic for `duration` seconds; `onResponse` sees every response's status and
+ * latency (ms). Stopped early by stopLoad() or by `signal`.
+ */
+export function drive (spec: TrafficSpec, duration: number, onResponse?: (status: number, ms: number) => void, signal?: AbortSignal): Promise<autocannon.Result> {
   if (!spec.url.startsWith(`http://${HOST}:`)) throw new Error(`load target must be on ${HOST}: ${spec.url}`)
   const instance = autocannon({
     url: spec.url,
     connections: spec.connections,
+    overallRate: spec.overallRate,
     duration,
     timeout: 10,
     requests: spec.requests ?? [{
@@ -112,9 +131,14 @@ function cannon (spec: LoadSpec, duration: number, onResponse?: (status: number,
     instance.on('response', (_client, statusCode, _bytes, responseTime) => { onResponse(statusCode, responseTime) })
   }
   current.add(instance)
+  const stop = (): void => { instance.stop() }
+  signal?.addEventListener('abort', stop, { once: true })
   return new Promise<autocannon.Result>((resolve, reject) => {
     instance.then(resolve, reject)
-  }).finally(() => { current.delete(instance) })
+  }).finally(() => {
+    current.delete(instance)
+    signal?.removeEventListener('abort', stop)
+  })
 }
 
 const current = new Set<autocannon.Instance>()
@@ -148,7 +172,7 @@ export async function measureLoad (spec: LoadSpec): Promise<LoadFigures> {
 }
 
 async function measureOnce (spec: LoadSpec, warmup: number): Promise<LoadFigures> {
-  if (warmup > 0) await cannon(spec, warmup)
+  if (warmup > 0) await drive(spec, warmup)
 
   let rssMax = 0
   const sampleRss = (): void => {
@@ -172,7 +196,7 @@ async function measureOnce (spec: LoadSpec, warmup: number): Promise<LoadFigures
   const sampler = setInterval(sampleRss, RSS_SAMPLE_MS)
   let result: autocannon.Result
   try {
-    result = await cannon(spec, spec.duration, (status, ms) => {
+    result = await drive(spec, spec.duration, (status, ms) => {
       latencies.push(ms)
       if (status !== spec.expectStatus) unexpected++
     })

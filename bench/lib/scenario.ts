@@ -4,8 +4,10 @@
  * reference in even ones), so that each figure can be put over a reference measured moments
  * before or after it, and finally asks each scenario to summarise its rounds into table rows.
  */
+import type { Environment, Server } from './environment'
 import type { LoadFigures } from './load'
-import type { NodeChild } from './processes'
+
+export type { Server } from './environment'
 
 export interface BenchOptions {
   quick: boolean
@@ -31,37 +33,9 @@ export interface BenchOptions {
   cpuProf: boolean
 }
 
-/** A server child that answered its readiness URL. */
-export interface Server {
-  name: string
-  /** http://127.0.0.1:<port> */
-  url: string
-  child: NodeChild
-  /** milliseconds from spawn to the first 200 of its readiness URL */
-  startMs: number
-}
-
-export interface BenchContext {
+/** What a scenario gets from the run: the environment's servers and database, the options, profiling. */
+export interface BenchContext extends Omit<Environment, 'close' | 'databaseKind'> {
   readonly options: BenchOptions
-  /** os.availableParallelism() */
-  readonly cores: number
-  /** project root (where package.json is) */
-  readonly root: string
-  /** compiled bench folder (dist/bench) */
-  readonly distBench: string
-  /** temporary folder of this run: logs, database files */
-  readonly runDir: string
-  /** the database every Warden child of the run uses */
-  readonly dbUri: string
-  /** its server process, when the run started it */
-  readonly dbPid: number | undefined
-  /** the environment Warden children get (also what loadConfig sees for the helpers) */
-  readonly wardenBaseEnv: Readonly<Record<string, string>>
-  log(message: string): void
-  /** Starts `node dist/src/server.js` on a free port and waits for /health/ready. */
-  startWarden(name: string, extraEnv?: Record<string, string>): Promise<Server>
-  /** Starts a compiled bench server script on a free port and waits for `readyPath`. */
-  startScript(name: string, script: string, readyPath: string, env?: Record<string, string>): Promise<Server>
   /** With --cpu-prof: where a measured load period on `server` writes its CPU profile; otherwise undefined. */
   profile(server: Server, label: string, round: number): { dir: string, name: string } | undefined
 }

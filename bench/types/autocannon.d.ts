@@ -9,7 +9,10 @@ declare module 'autocannon' {
       path?: string
       headers?: Record<string, string>
       body?: string | Buffer
+      /** Called before each send; `context` is the connection's, fresh at each pass over `requests`. */
       setupRequest?: (request: Request, context: Record<string, unknown>) => Request
+      /** Called with each answer to this request, before the connection sends its next one. */
+      onResponse?: (status: number, body: string, context: Record<string, unknown>, headers: Record<string, string | string[]>) => void
     }
 
     interface Options {
@@ -18,6 +21,10 @@ declare module 'autocannon' {
       duration?: number
       amount?: number
       pipelining?: number
+      /** requests per second over all connections */
+      overallRate?: number
+      /** requests per second of each connection */
+      connectionRate?: number
       timeout?: number
       method?: string
       headers?: Record<string, string>

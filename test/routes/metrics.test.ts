@@ -15,7 +15,7 @@ async function scrape (app: FastifyInstance, options: InjectOptions = {}): Promi
 t.test('from loopback: Prometheus text whose counters move with real requests', async (t) => {
   const app = await build(t)
   const before = await scrape(app)
-  for (const family of ['warden_http_requests_total', 'warden_http_request_duration_seconds', 'warden_token_cache_hits_total', 'warden_login_events_written_total', 'warden_login_event_batch_size', 'warden_login_events_spool_depth', 'warden_logins_total', 'warden_propagation_lag_seconds', 'process_cpu_user_seconds_total', 'nodejs_eventloop_lag_seconds']) {
+  for (const family of ['warden_http_requests_total', 'warden_http_request_duration_seconds', 'warden_token_cache_hits_total', 'warden_login_events_written_total', 'warden_login_event_batch_size', 'warden_login_events_spool_depth', 'warden_login_events_indexed', 'warden_logins_total', 'warden_propagation_lag_seconds', 'process_cpu_user_seconds_total', 'nodejs_eventloop_lag_seconds']) {
     t.match(before, new RegExp(`^# TYPE ${family} `, 'm'), `${family} is listed`)
   }
   const res = await app.inject({ url: '/metrics' })
@@ -42,6 +42,7 @@ t.test('from loopback: Prometheus text whose counters move with real requests', 
   t.ok(sample(after, 'warden_login_event_batch_size_count') >= 1, 'in batches')
   t.ok(sample(after, 'warden_login_event_write_duration_seconds_count') >= 1)
   t.equal(sample(after, 'warden_login_events_spool_depth'), 0)
+  t.equal(sample(after, 'warden_login_events_indexed'), app.loginEvents.ordered ? 1 : 0, 'whether history pages come from indexes')
   t.equal(sample(after, 'warden_http_requests_total', { route: '/auth/verify', method: 'GET', status_code: '204' }), 3)
   t.equal(sample(after, 'warden_http_request_duration_seconds_count', { route: '/auth/verify', method: 'GET', status_code: '204' }), 3)
   t.equal(sample(after, 'warden_http_requests_total', { route: '/auth/login', method: 'POST', status_code: '401' }), 2)
