@@ -11,9 +11,9 @@ import { createInterface } from 'node:readline'
 import { freePort, startDatabase, type DatabaseHandle } from '../src/lib/embedded-db'
 import type { Teardown } from './helper'
 
-const ROOT = resolve(__dirname, '..')
+export const ROOT = resolve(__dirname, '..')
 /** The TypeScript loader this test runs under: servers run from source, no build needed. */
-const LOADER = process.execArgv.filter((arg) => arg.includes('typescript'))
+export const LOADER = process.execArgv.filter((arg) => arg.includes('typescript'))
 
 /** Resolves when a line of `child`'s output matches; rejects when it exits first or after `timeoutMs`. */
 function waitForLine (child: ChildProcess, stream: 'stdout', pattern: RegExp, timeoutMs: number): Promise<string> {

@@ -1,11 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
-import { resolve } from 'node:path'
 import { createInterface } from 'node:readline'
+import { LOADER, ROOT } from '../servers'
 
-export const ROOT = resolve(__dirname, '..', '..')
-/** Run Warden from source with the TypeScript loader the tests run under. */
-export const LOADER = process.execArgv.filter((arg) => arg.includes('typescript'))
+export { LOADER, ROOT }
 
 /** Runs the `warden` command from source with `args`, `env` added to this environment and `stdin` fed in. */
 export async function warden (args: string[], env: Record<string, string>, stdin: string) {
