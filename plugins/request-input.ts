@@ -3,7 +3,7 @@ import { isUtf8 } from 'node:buffer'
 import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction, RouteOptions } from 'fastify'
 import { errors } from '../src/errors'
 import { parseForm } from '../src/lib/form-encoding'
-import { describeProblem, flatNamesProblem, jsonProblem, type InputProblem } from '../src/lib/input-names'
+import { declaredNames, describeProblem, flatNamesProblem, jsonProblem, type InputProblem } from '../src/lib/input-names'
 import { hookList } from '../src/lib/route-hooks'
 
 /** The error a problem of the request's input is answered with: 400, `validation_error` for bracket names, else `bad_request`. */
@@ -18,14 +18,26 @@ const NOT_UTF8 = 'The body is not valid UTF-8'
  * Query strings on the routes that read one (a schema declares it): the same rules as form
  * bodies, checked on the text as sent, since the router keeps an undecodable `%FF` as it came.
  */
-function checkQuery (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void {
-  const url = request.raw.url ?? ''
-  const start = url.indexOf('?')
-  if (start < 0) return done()
-  const fields = parseForm(url.slice(start + 1))
-  if (fields === null) return done(new errors.BadRequest('The query string is not valid percent-encoded UTF-8'))
-  const problem = flatNamesProblem(Object.keys(fields))
-  done(problem === null ? undefined : refusal('querystring', problem))
+function queryCheck (declared: ReadonlySet<string>) {
+  return function checkQuery (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void {
+    const url = request.raw.url ?? ''
+    const start = url.indexOf('?')
+    if (start < 0) return done()
+    const fields = parseForm(url.slice(start + 1))
+    if (fields === null) return done(new errors.BadRequest('The query string is not valid percent-encoded UTF-8'))
+    const problem = flatNamesProblem(Object.keys(fields), declared)
+    done(problem === null ? undefined : refusal('querystring', problem))
+  }
+}
+
+/** The names each body schema declares, worked out once per schema. */
+const bodyNames = new WeakMap<object, ReadonlySet<string>>()
+function declaredInBody (request: FastifyRequest): ReadonlySet<string> | undefined {
+  const schema = request.routeOptions.schema?.body
+  if (schema === undefined || schema === null || typeof schema !== 'object') return undefined
+  let names = bodyNames.get(schema)
+  if (names === undefined) bodyNames.set(schema, names = declaredNames(schema))
+  return names
 }
 
 /**
@@ -33,8 +45,9 @@ function checkQuery (request: FastifyRequest, reply: FastifyReply, done: HookHan
  * UTF-8 (an invalid byte is 400 bad_request, never read as U+FFFD, so two different byte strings
  * cannot be one password); JSON nested at most eight levels, without a lone surrogate, and, like
  * forms and query strings, without `__proto__`, `constructor` or `prototype` as a name. A form
- * field or query parameter in brackets (`username[$ne]`, `roles[]`) is 400 validation_error:
- * Warden reads no bracket syntax, and a name it does not know would otherwise be dropped silently.
+ * field or query parameter in brackets on a name the route reads (`username[$ne]`, `roles[]`) is
+ * 400 validation_error: Warden reads no bracket syntax, and the field would otherwise be missing or
+ * read from another name without a word. Other bracketed names are unknown names, ignored as any.
  */
 async function requestInput (fastify: FastifyInstance): Promise<void> {
   const parseJson = fastify.getDefaultJsonParser('error', 'error')
@@ -56,7 +69,7 @@ async function requestInput (fastify: FastifyInstance): Promise<void> {
     if (!isUtf8(body)) return done(new errors.BadRequest(NOT_UTF8))
     const fields = parseForm(body.toString('utf8'))
     if (fields === null) return done(new errors.BadRequest('The form body is not valid percent-encoded UTF-8'))
-    const problem = flatNamesProblem(Object.keys(fields))
+    const problem = flatNamesProblem(Object.keys(fields), declaredInBody(request))
     if (problem !== null) return done(refusal('body', problem))
     done(null, fields)
   })
@@ -64,7 +77,7 @@ async function requestInput (fastify: FastifyInstance): Promise<void> {
   // Only the routes that read a query string pay for the check (the forward-auth path reads none).
   fastify.addHook('onRoute', (route: RouteOptions) => {
     if (route.schema?.querystring === undefined) return
-    route.preValidation = [checkQuery, ...hookList(route.preValidation)]
+    route.preValidation = [queryCheck(declaredNames(route.schema.querystring)), ...hookList(route.preValidation)]
   })
 }
 

@@ -20,15 +20,24 @@ export type InputProblem =
 
 /**
  * The first flat name (form field, query parameter) that would mean something to another parser:
- * a reserved name, also as a part of `a.b` or `a[b]`, or bracket syntax (`username[$ne]`,
- * `roles[]`), which Warden never reads as an object or an array.
+ * a reserved name, also as a part of `a.b` or `a[b]`, or bracket syntax on a name the route reads
+ * (`username[$ne]`, `roles[]`), which Warden never reads as an object or an array. A bracketed name
+ * the route does not read is an unknown name like any other (ignored); without `declared`, every
+ * bracketed name is a problem.
  */
-export function flatNamesProblem (names: Iterable<string>): InputProblem | null {
+export function flatNamesProblem (names: Iterable<string>, declared?: ReadonlySet<string>): InputProblem | null {
   for (const name of names) {
     if (name.split(/[.[\]]/).some((part) => RESERVED_NAMES.has(part))) return { kind: 'reserved', path: `/${name}` }
-    if (name.includes('[') || name.includes(']')) return { kind: 'brackets', path: `/${name}` }
+    const bracket = name.search(/[[\]]/)
+    if (bracket >= 0 && (declared === undefined || declared.has(name.slice(0, bracket)))) return { kind: 'brackets', path: `/${name}` }
   }
   return null
+}
+
+/** The names a route's body or query-string schema declares (its top-level properties). */
+export function declaredNames (schema: unknown): ReadonlySet<string> {
+  const properties = (schema as { properties?: Record<string, unknown> } | undefined)?.properties
+  return new Set(properties === undefined ? [] : Object.keys(properties))
 }
 
 /**

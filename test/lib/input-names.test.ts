@@ -1,6 +1,6 @@
 import t from 'tap'
 import { parseForm } from '../../src/lib/form-encoding'
-import { describeProblem, flatNamesProblem, jsonProblem, MAX_JSON_DEPTH } from '../../src/lib/input-names'
+import { declaredNames, describeProblem, flatNamesProblem, jsonProblem, MAX_JSON_DEPTH } from '../../src/lib/input-names'
 
 t.test('form text is decoded strictly: names given twice are arrays, undecodable text is null', async (t) => {
   t.same({ ...parseForm('a=1&b=x+y&a=2&&c') }, { a: ['1', '2'], b: 'x y', c: '' })
@@ -17,6 +17,11 @@ t.test('flat names: reserved names and bracket syntax', async (t) => {
     t.same(flatNamesProblem(['ok', name]), { kind: 'reserved', path: `/${name}` }, name)
   }
   for (const name of ['username[$ne]', 'roles[]', 'a[0]', 'a]']) t.same(flatNamesProblem([name]), { kind: 'brackets', path: `/${name}` }, name)
+  // on a route: brackets on a name it reads are refused, other bracketed names are unknown names
+  const declared = declaredNames({ type: 'object', properties: { username: {}, roles: {} } })
+  for (const name of ['username[$ne]', 'roles[]', 'username]']) t.same(flatNamesProblem(['ok', name], declared), { kind: 'brackets', path: `/${name}` }, `${name} on the route`)
+  for (const name of ['[s»', 'other[$ne]', 'a]']) t.equal(flatNamesProblem([name], declared), null, `${name}: not a name of the route`)
+  t.same(flatNamesProblem(['other[__proto__]'], declared), { kind: 'reserved', path: '/other[__proto__]' }, 'reserved names are refused anywhere')
 })
 
 t.test('JSON values: reserved names, depth and lone surrogates, at any depth, without recursion', async (t) => {
