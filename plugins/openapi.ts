@@ -4,11 +4,12 @@ import swaggerUi from '@fastify/swagger-ui'
 import helmet from '@fastify/helmet'
 import type { FastifyInstance } from 'fastify'
 import { version } from '../package.json'
-import { OPTIONAL_BODY } from '../src/schemas/common'
+import { BODY_LIMIT, OPTIONAL_BODY } from '../src/schemas/common'
 import './config'
 
 interface DocumentOperation {
   [OPTIONAL_BODY]?: boolean
+  responses?: Record<string, { description?: string }>
   requestBody?: { required?: boolean, content?: Record<string, { schema?: Schema & { additionalProperties?: unknown } }> }
 }
 
@@ -55,6 +56,11 @@ function describeBodies (document: { paths?: Record<string, Record<string, Docum
         if (media.schema?.additionalProperties !== false) continue
         delete media.schema.additionalProperties
         media.schema.description ??= 'Unknown properties are ignored'
+      }
+      // Any body may be over the limit (src/app.ts bodyLimit): 413 in the shape of the other errors.
+      const invalid = op.responses?.['400']
+      if (op.requestBody !== undefined && invalid !== undefined && op.responses?.['413'] === undefined) {
+        (op.responses as Record<string, unknown>)['413'] = { ...invalid, description: `The body is larger than ${BODY_LIMIT / 1024} KiB` }
       }
       const form = content[FORM]
       // A media object of its own: the generator may share one between the content types.

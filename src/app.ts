@@ -15,6 +15,7 @@ import metrics from '../plugins/metrics'
 import loadShedding from '../plugins/load-shedding'
 import errorHandler, { clientErrorHandler, frameworkErrors } from '../plugins/error-handler'
 import openapi from '../plugins/openapi'
+import { BODY_LIMIT } from './schemas/common'
 import requestInput from '../plugins/request-input'
 import db from '../plugins/db'
 import redis from '../plugins/redis'
@@ -110,7 +111,7 @@ export function serverOptions (cfg: Config): FastifyHttpOptions<Server> {
     // Longer than any parameter a route schema admits, percent-encoded: a parameter too long is then
     // the schema's 400 validation_error, not the router's undocumented 414.
     routerOptions: { maxParamLength: 1024 },
-    bodyLimit: 64 * 1024,
+    bodyLimit: BODY_LIMIT,
     // The first start on an existing, large database builds the new indexes before serving.
     pluginTimeout: 120_000,
     // A client that is slow to send its request (a slowloris, a body shorter than its

@@ -13,6 +13,9 @@ export function responses<S extends Record<number, TSchema>> (success: S, ...err
   return all as S & Record<number, TSchema>
 }
 
+/** The largest request body read (bytes); a larger one is answered 413 `payload_too_large`. */
+export const BODY_LIMIT = 64 * 1024
+
 export const Empty = Type.Null({ description: 'No content' })
 
 /** An RFC 3339 date-time is at most about 35 characters (nanoseconds and an offset): anything longer is not one. */

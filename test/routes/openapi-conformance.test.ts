@@ -209,3 +209,21 @@ t.test('the revocation feed documents each of its events, and the events it send
     if (e.event === 'change') t.type(e.id, 'string', 'a change has its id')
   }
 })
+
+t.test('every operation that takes a body documents the 413 it answers to one over the limit', async (t) => {
+  const app = await build(t)
+  const paths = await documentOf(app)
+  const { tokens } = await signUp(app)
+  let bodies = 0
+  for (const [path, ops] of Object.entries(paths)) {
+    for (const [method, op] of Object.entries(ops)) {
+      if (op.requestBody === undefined) continue
+      bodies++
+      t.ok(op.responses['413'], `${method.toUpperCase()} ${path} documents 413`)
+    }
+  }
+  t.ok(bodies > 10, 'found the operations with a body')
+  const res = await app.inject({ method: 'POST', url: '/oauth/revoke', headers: { ...bearer(tokens.access_token), 'content-type': 'application/json' }, payload: JSON.stringify({ token: 'x'.repeat(70 * 1024) }) })
+  t.equal(res.statusCode, 413)
+  t.same(res.json(), { error: 'payload_too_large', message: 'Request body is too large' })
+})
