@@ -1,4 +1,5 @@
 import fp from 'fastify-plugin'
+import { background } from '../src/lib/background'
 import type { FastifyInstance } from 'fastify'
 import { errors, withRetryAfter } from '../src/errors'
 import { lockEnd, retryAfterSeconds, FOREVER, type LockoutPolicy } from '../src/lib/lockout'
@@ -73,12 +74,7 @@ async function lockout (fastify: FastifyInstance): Promise<void> {
   const shared = fastify.redis !== null
 
   /** Notices sent after the response, awaited when the app closes. */
-  const pending = new Set<Promise<void>>()
-  fastify.addHook('onClose', async () => { await Promise.all(pending) })
-  function background (task: Promise<void>): void {
-    pending.add(task)
-    void task.finally(() => pending.delete(task))
-  }
+  const inBackground = background(fastify)
 
   /** Asks the throttle store; a login is refused (503) rather than let through unthrottled when it cannot. */
   async function gate<T> (ask: () => Promise<T>): Promise<T> {
@@ -130,7 +126,7 @@ async function lockout (fastify: FastifyInstance): Promise<void> {
     if (!await users.claimAutoLock(user.id, threshold, count.autoLocks, until ?? new Date(PERMANENT))) return
     await accountState.lock(user.id, { until, reason: AUTO_LOCK })
     await loginEvents.record(origin, { type: 'lock', outcome: 'success', reason: AUTO_LOCK, userId: user.id, username: user.username, actorId: SYSTEM_ACTOR })
-    if (user.email !== null) background(notifier.send(lockNotice(user, until)))
+    if (user.email !== null) inBackground(notifier.send(lockNotice(user, until)))
   }
 
   function lockNotice (user: UserRecord, until: Date | undefined) {

@@ -1,4 +1,5 @@
 import fp from 'fastify-plugin'
+import { background } from '../../src/lib/background'
 import type { FastifyInstance } from 'fastify'
 import { errors } from '../../src/errors'
 import { usernameKey } from '../../src/lib/username'
@@ -41,8 +42,7 @@ export const UNLOCK_LINK_INTERVAL_MS = 60_000
 async function selfServiceUnlock (fastify: FastifyInstance): Promise<void> {
   const { users, unlockTokens, accountState, loginEvents, notifier, config } = fastify
 
-  const pending = new Set<Promise<void>>()
-  fastify.addHook('onClose', async () => { await Promise.all(pending) })
+  const inBackground = background(fastify)
 
   function link (token: string): string {
     return `${config.unlockUrl}${config.unlockUrl.includes('?') ? '&' : '?'}token=${token}`
@@ -82,8 +82,7 @@ async function selfServiceUnlock (fastify: FastifyInstance): Promise<void> {
       const task = sendLink(username, origin).catch((err: Error) => {
         fastify.log.error({ err }, 'an unlock request could not be handled')
       })
-      pending.add(task)
-      void task.finally(() => pending.delete(task))
+      inBackground(task)
       return task
     },
     async redeem (token: string, origin: Origin) {

@@ -1,4 +1,5 @@
 import fp from 'fastify-plugin'
+import { background } from '../../src/lib/background'
 import { createHash, randomBytes } from 'node:crypto'
 import { trusted } from 'mongoose'
 import type { FastifyInstance } from 'fastify'
@@ -83,8 +84,7 @@ async function devicesStore (fastify: FastifyInstance): Promise<void> {
   const inTurn = oneAtATime()
 
   /** Prunes still running, awaited when the app closes. */
-  const pruning = new Set<Promise<void>>()
-  fastify.addHook('onClose', async () => { await Promise.all(pruning) })
+  const inBackground = background(fastify)
   async function prune (userId: string): Promise<void> {
     const stale = await model.find({ user_id: userId }, { _id: 1 }).sort({ last_used_at: -1 }).skip(MAX_DEVICES_PER_USER).lean<Array<{ _id: string }>>()
     if (stale.length > 0) await model.deleteMany({ _id: trusted({ $in: stale.map((d) => d._id) }) })
@@ -103,11 +103,9 @@ async function devicesStore (fastify: FastifyInstance): Promise<void> {
         ip: origin.ip,
         user_agent: origin.userAgent
       })
-      const task = prune(userId).catch((err: unknown) => {
+      inBackground(prune(userId).catch((err: unknown) => {
         fastify.log.warn({ err: { message: (err as Error).message } }, 'the least recently used devices could not be pruned: the next new device prunes them')
-      })
-      pruning.add(task)
-      void task.finally(() => pruning.delete(task))
+      }))
       return { id, token }
     },
     async remove (id: string) {
