@@ -40,9 +40,12 @@ export function isDuplicateKey (err: unknown): boolean {
  * How long an operation waits for a reachable database server before it fails: while the
  * database is away, a request that needs it is answered 503 after this long rather than hanging.
  */
-export const SERVER_SELECTION_TIMEOUT_MS = 1000
+export const SERVER_SELECTION_TIMEOUT_MS = 500
 /** How long a start keeps trying to reach the database before it gives up. */
 const CONNECT_DEADLINE_MS = 5000
+
+/** Node's codes for a connection refused, reset or written to after the other side closed it. */
+const NETWORK_ERROR_CODES: ReadonlySet<string> = new Set(['EPIPE', 'ECONNRESET', 'ECONNREFUSED', 'ECONNABORTED', 'ENOTCONN', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH'])
 
 /**
  * Whether an operation failed because no database server could be reached (none selected in
@@ -51,6 +54,8 @@ const CONNECT_DEADLINE_MS = 5000
  */
 export function isDatabaseUnreachable (err: unknown): boolean {
   return err instanceof mongo.MongoNetworkError ||
+    // A write on a connection the server has just closed: the driver lets Node's own error through.
+    NETWORK_ERROR_CODES.has(String((err as { code?: unknown } | null)?.code)) ||
     err instanceof mongo.MongoServerSelectionError ||
     err instanceof mongo.MongoNotConnectedError ||
     err instanceof mongo.MongoTopologyClosedError ||
@@ -76,6 +81,25 @@ function indexName (fields: Record<string, 1 | -1>): string {
   return Object.entries(fields).map(([f, d]) => `${f}_${d}`).join('_')
 }
 
+/** How long connecting to a server (and its handshake, and a heartbeat) may take. */
+const CONNECT_TIMEOUT_MS = 5000
+/** Commands are never queued while the connection is down: they fail after one server selection. */
+const CONNECTION_OPTIONS = {
+  autoIndex: false,
+  autoCreate: false,
+  bufferCommands: false,
+  sanitizeFilter: true,
+  serverSelectionTimeoutMS: SERVER_SELECTION_TIMEOUT_MS,
+  connectTimeoutMS: CONNECT_TIMEOUT_MS
+}
+/**
+ * A server check of the driver that has neither answered nor failed after this long, while the
+ * server is unreachable, will not end: its socket timeout is CONNECT_TIMEOUT_MS.
+ */
+const STALLED_CHECK_MS = CONNECT_TIMEOUT_MS + 2000
+/** How often the connection is looked at for a stalled check, and opened again after one. */
+const WATCH_MS = 1000
+
 /**
  * Connects, trying again for CONNECT_DEADLINE_MS: each attempt waits only one server selection
  * (short, so that requests fail fast during an outage), a start may meet a server still starting.
@@ -83,15 +107,7 @@ function indexName (fields: Record<string, 1 | -1>): string {
 async function connect (uri: string): Promise<Connection> {
   const deadline = Date.now() + CONNECT_DEADLINE_MS
   for (;;) {
-    // Commands are never queued while the connection is down: they fail after one server selection.
-    const connection = mongoose.createConnection(uri, {
-      autoIndex: false,
-      autoCreate: false,
-      bufferCommands: false,
-      sanitizeFilter: true,
-      serverSelectionTimeoutMS: SERVER_SELECTION_TIMEOUT_MS,
-      connectTimeoutMS: 5000
-    })
+    const connection = mongoose.createConnection(uri, CONNECTION_OPTIONS)
     try {
       return await connection.asPromise()
     } catch (err) {
@@ -108,14 +124,66 @@ async function connect (uri: string): Promise<Connection> {
  */
 async function db (fastify: FastifyInstance, opts: DbPluginOptions): Promise<void> {
   const connection = await connect(opts.uri)
-  fastify.addHook('onClose', async () => { await connection.close() })
   let closing = false
   fastify.addHook('preClose', async () => { closing = true })
+  /** Set while the connection is closed and opened again (see `watchChecks`). */
+  let reopening: Promise<void> | null = null
+  let unreachable = false
   connection.on('disconnected', () => {
-    if (!closing) fastify.log.warn('database unreachable: requests that need it answer 503 until it is back')
+    if (closing || unreachable) return
+    unreachable = true
+    fastify.log.warn('database unreachable: requests that need it answer 503 until it is back')
   })
-  connection.on('reconnected', () => { fastify.log.info('database reachable again') })
+  for (const event of ['reconnected', 'open']) {
+    connection.on(event, () => {
+      if (!unreachable) return
+      unreachable = false
+      fastify.log.info('database reachable again')
+    })
+  }
 
+  // The driver finds a server again through its server checks; after a server has gone, one of
+  // them can wait forever on a socket Node has already destroyed (the driver waits for a drain that
+  // never comes, and no socket timeout runs on a destroyed socket). The server would then stay
+  // unreachable to this process though it is back: the connection is closed and opened again.
+  let checkSince: number | null = null
+  /** The connection was closed to be opened again, and that has not succeeded yet. */
+  let closed = false
+  function watchChecks (): void {
+    const client = connection.getClient()
+    client.on('serverHeartbeatStarted', (event) => { if (!event.awaited) checkSince = Date.now() })
+    client.on('serverHeartbeatSucceeded', () => { checkSince = null })
+    client.on('serverHeartbeatFailed', () => { checkSince = null })
+  }
+  watchChecks()
+  async function reopen (): Promise<void> {
+    checkSince = null
+    if (!closed) {
+      closed = true
+      await connection.close().catch(() => {})
+    }
+    if (closing) return
+    try {
+      await connection.openUri(opts.uri, CONNECTION_OPTIONS)
+      closed = false
+      watchChecks()
+    } catch (err) {
+      // Still away: the next look tries again. Requests meanwhile answer 503.
+      if (!isDatabaseUnreachable(err)) fastify.log.warn({ err }, 'database connection could not be opened again')
+    }
+  }
+  const watch = setInterval(() => {
+    if (closing || reopening !== null || connection.readyState === mongoose.ConnectionStates.connected) return
+    const stalled = checkSince !== null && Date.now() - checkSince > STALLED_CHECK_MS
+    if (!stalled && !closed) return
+    if (stalled) fastify.log.warn('database server check stalled: opening the connection again')
+    reopening = reopen().finally(() => { reopening = null })
+  }, WATCH_MS).unref()
+  fastify.addHook('onClose', async () => {
+    clearInterval(watch)
+    await reopening
+    await connection.close()
+  })
   const sweepTimers: NodeJS.Timeout[] = []
   const sweeps: Array<() => Promise<number>> = []
   fastify.addHook('onClose', async () => { for (const timer of sweepTimers) clearInterval(timer) })

@@ -27,8 +27,12 @@ const FASTIFY_CLIENT_ERRORS: Record<string, string> = {
   FST_ERR_RATE_LIMIT_EXCEEDED: 'too_many_attempts'
 }
 
-function describe (error: FastifyError): { status: number, code: string, message: string } {
-  if (isDatabaseUnreachable(error)) return { status: 503, code: 'unavailable', message: UNAVAILABLE.message }
+interface Described { status: number, code: string, message: string, retryAfter?: number }
+
+function describe (error: FastifyError): Described {
+  if (isDatabaseUnreachable(error)) {
+    return { status: 503, code: 'unavailable', message: UNAVAILABLE.message, retryAfter: UNAVAILABLE_RETRY_AFTER }
+  }
   const code = wireCode(error)
   if (code !== undefined) return { status: error.statusCode ?? 500, code, message: error.message }
   if (error.validation !== undefined) return { status: 400, code: 'validation_error', message: error.message }
@@ -113,14 +117,12 @@ async function errorHandler (fastify: FastifyInstance): Promise<void> {
   })
 
   fastify.setErrorHandler(function (error: FastifyError, request: FastifyRequest, reply: FastifyReply) {
-    const { status, code, message } = describe(error)
+    const { status, code, message, retryAfter = retryAfterOf(error) } = describe(error)
     // A 503 (the database or Redis away, not ready, shedding) is expected while it lasts: its
     // cause is logged once by its owner (the db plugin, the limits), not once per request.
-    const unreachable = isDatabaseUnreachable(error)
     if (status >= 500 && status !== 503) request.log.error({ err: error }, 'request failed')
     const challenge = wwwAuthenticate(code, message, status)
     if (challenge !== undefined) reply.header('www-authenticate', challenge)
-    const retryAfter = unreachable ? UNAVAILABLE_RETRY_AFTER : retryAfterOf(error)
     if (retryAfter !== undefined) reply.header('retry-after', String(retryAfter))
     return reply.code(status).send({ error: code, message })
   })

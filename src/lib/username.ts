@@ -58,9 +58,14 @@ export function normaliseUsername (raw: string): NormalisedUsername | null {
   return { display: name, key: usernameKey(name), skeleton: usernameSkeleton(name) }
 }
 
-/** The lookup key of a username (NFKC, full case folding, NFKC); safe on any input (never throws). */
+/**
+ * The lookup key of a username (NFKC, full case folding, NFKC); safe on any input (never throws).
+ * Folding turns the Turkish capital `İ` into `i` and a dot above, a dot that does not show on a
+ * dotted letter: it is left out, so `ALİCE` is `alice` and `İlker` is `ilker`, as a Turkish reader
+ * takes them.
+ */
 export function usernameKey (raw: string): string {
-  return caseFold(display(raw)).normalize('NFKC')
+  return caseFold(display(raw)).normalize('NFD').replace(HIDDEN_DOT, '$1').normalize('NFKC')
 }
 
 /**

@@ -8,6 +8,10 @@ t.test('the key is a full Unicode case folding: ß is ss, final sigma is sigma',
   t.equal(usernameKey('ΣΊΣΥΦΟΣ'), usernameKey('σίσυφος'), 'Greek final sigma folds like sigma')
   t.equal(usernameKey('ﬁnn'), usernameKey('FINN'), 'ligature (NFKC and folding)')
   t.not(usernameKey('alıce'), usernameKey('alice'), 'dotless i is its own letter (the skeleton catches it)')
+  t.equal(usernameKey('ALİCE'), usernameKey('alice'), 'Turkish capital dotted I folds to i')
+  t.equal(usernameKey('İlker'), usernameKey('ilker'))
+  t.equal(usernameKey('ali\u0307ce'), usernameKey('alice'), 'a dot above i does not show')
+  t.not(usernameKey('AŻ'), usernameKey('AZ'), 'a dot above a letter without one is kept')
 })
 
 t.test('single-script names of any script are accepted', async (t) => {

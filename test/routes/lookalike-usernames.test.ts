@@ -10,7 +10,7 @@ t.test('a look-alike of an existing name is taken: 409 username_taken', async (t
   const app = await build(t)
   await register(app, 'alice')
   await register(app, 'ape')
-  for (const spoof of ['alıce', 'AIice', 'аре']) {
+  for (const spoof of ['alıce', 'AIice', 'аре', 'ALİCE', 'Alİce']) {
     const res = await attempt(app, spoof)
     t.equal(res.statusCode, 409, spoof)
     t.same(res.json(), { error: 'username_taken', message: 'This username is already taken' }, spoof)
@@ -36,6 +36,17 @@ t.test('case folding: straße and STRASSE are one account, and either logs in', 
   const again = await attempt(app, 'STRASSE')
   t.equal(again.statusCode, 409)
   for (const name of ['STRASSE', 'Strasse', 'straße']) {
+    const tokens = await login(app, name)
+    t.equal(decodePart(tokens.access_token, 1).sub, user.id, name)
+  }
+})
+
+t.test('Turkish dotted capital I: İlker registers once and logs in as ilker or ILKER', async (t) => {
+  const app = await build(t)
+  const user = await register(app, 'İlker')
+  t.equal(user.username, 'İlker', 'shown as typed')
+  t.equal((await attempt(app, 'ilker')).statusCode, 409)
+  for (const name of ['ilker', 'ILKER', 'İLKER']) {
     const tokens = await login(app, name)
     t.equal(decodePart(tokens.access_token, 1).sub, user.id, name)
   }
