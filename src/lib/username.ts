@@ -58,14 +58,17 @@ export function normaliseUsername (raw: string): NormalisedUsername | null {
   return { display: name, key: usernameKey(name), skeleton: usernameSkeleton(name) }
 }
 
+/** The Turkish capital dotted I (also what NFKC makes of `I` and a combining dot above). */
+const CAPITAL_DOTTED_I = /\u0130/g
+
 /**
  * The lookup key of a username (NFKC, full case folding, NFKC); safe on any input (never throws).
- * Folding turns the Turkish capital `İ` into `i` and a dot above, a dot that does not show on a
- * dotted letter: it is left out, so `ALİCE` is `alice` and `İlker` is `ilker`, as a Turkish reader
- * takes them.
+ * Folding would turn the Turkish capital `İ` into `i` and a dot above; it is folded as `I`, so
+ * `ALİCE` is `alice` and `İlker` is `ilker`, as a Turkish reader takes them. A dot above typed
+ * after a lower-case `i` is kept: that name is only a look-alike (its skeleton is taken).
  */
 export function usernameKey (raw: string): string {
-  return caseFold(display(raw)).normalize('NFD').replace(HIDDEN_DOT, '$1').normalize('NFKC')
+  return caseFold(display(raw).replace(CAPITAL_DOTTED_I, 'I')).normalize('NFKC')
 }
 
 /**
