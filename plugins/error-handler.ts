@@ -4,15 +4,16 @@ import { STATUS_CODES } from 'node:http'
 import type { Socket } from 'node:net'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest, FastifySchema } from 'fastify'
 import { Type } from '@sinclair/typebox'
-import { errors, retryAfterOf, wireCode, wwwAuthenticate } from '../src/errors'
+import { errors, retryAfterOf, withRetryAfter, wireCode, wwwAuthenticate } from '../src/errors'
 import { repeatsHeader } from '../src/lib/raw-headers'
 import { ErrorResponse } from '../src/schemas/common'
 import { isDatabaseUnreachable } from './db'
 
-/** The answer to a request that needs the database while it cannot be reached. */
-const UNAVAILABLE = new errors.Unavailable()
-/** Seconds a client is told to wait then: the database is asked again every second. */
-const UNAVAILABLE_RETRY_AFTER = 1
+/**
+ * The answer to a request that needs the database while it cannot be reached, with the seconds a
+ * client is told to wait: the database is asked again every second.
+ */
+const UNAVAILABLE = withRetryAfter(new errors.Unavailable(), 1)
 
 /** The request parts a route schema may validate (a mismatch is a 400). */
 const VALIDATED_PARTS = ['body', 'querystring', 'params', 'headers'] as const
@@ -29,10 +30,14 @@ const FASTIFY_CLIENT_ERRORS: Record<string, string> = {
 
 interface Described { status: number, code: string, message: string, retryAfter?: number }
 
-function describe (error: FastifyError): Described {
-  if (isDatabaseUnreachable(error)) {
-    return { status: 503, code: 'unavailable', message: UNAVAILABLE.message, retryAfter: UNAVAILABLE_RETRY_AFTER }
-  }
+/** The answer to `thrown`: an unreachable database is answered as UNAVAILABLE, whatever the driver threw. */
+function describe (thrown: FastifyError): Described {
+  const error = isDatabaseUnreachable(thrown) ? UNAVAILABLE : thrown
+  return { ...wire(error), retryAfter: retryAfterOf(error) }
+}
+
+/** Status, wire code and message of an error, as the contract shapes them. */
+function wire (error: FastifyError): Omit<Described, 'retryAfter'> {
   const code = wireCode(error)
   if (code !== undefined) return { status: error.statusCode ?? 500, code, message: error.message }
   if (error.validation !== undefined) return { status: 400, code: 'validation_error', message: error.message }
@@ -117,7 +122,7 @@ async function errorHandler (fastify: FastifyInstance): Promise<void> {
   })
 
   fastify.setErrorHandler(function (error: FastifyError, request: FastifyRequest, reply: FastifyReply) {
-    const { status, code, message, retryAfter = retryAfterOf(error) } = describe(error)
+    const { status, code, message, retryAfter } = describe(error)
     // A 503 (the database or Redis away, not ready, shedding) is expected while it lasts: its
     // cause is logged once by its owner (the db plugin, the limits), not once per request.
     if (status >= 500 && status !== 503) request.log.error({ err: error }, 'request failed')
